@@ -1,0 +1,185 @@
+"""create_app(settings): assembles the domain routers and the cross-cutting middleware.
+
+The privacy middleware wraps everything, Starlette's own error handling included, so
+even a 500 carries the security headers and is logged without personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from quietshop import __version__
+from quietshop.catalog import api as catalog_api
+from quietshop.catalog import pages as catalog_pages
+from quietshop.catalog import service as catalog_service
+from quietshop.catalog.schemas import CategoryOut
+from quietshop.catalog.search import VocabularyCache
+from quietshop.db import make_engine, make_session_factory
+from quietshop.errors import InvalidInput, QuietshopError
+from quietshop.privacy import pages as privacy_pages
+from quietshop.settings import Settings
+from quietshop.web.access_log import AccessLogFile
+from quietshop.web.page_cache import (
+    CatalogVersionWatch,
+    PageCache,
+    PageCacheMiddleware,
+    VersionedValue,
+)
+from quietshop.web.privacy import PrivacyMiddleware
+from quietshop.web.static import STATIC_DIR, CachedStaticFiles
+from quietshop.web.templating import Templates
+
+API_PREFIX = "/api/"
+
+
+@dataclass
+class AssembledApp:
+    """The ASGI callable to serve, and the parts tests and benchmarks look at."""
+
+    asgi: ASGIApp
+    fastapi: FastAPI
+    page_cache: PageCache | None
+    access_log: AccessLogFile | None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def build_app(
+    settings: Settings, sessions: sessionmaker[Session] | None = None, *, page_cache: bool = True
+) -> AssembledApp:
+    if sessions is None:
+        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    watch = CatalogVersionWatch(
+        lambda: _read_catalog_version(sessions), settings.catalog_version_check_interval
+    )
+    nav = VersionedValue(watch, lambda: _load_category_tree(sessions))
+    access_log = AccessLogFile(settings.access_log_path) if settings.access_log_enabled else None
+
+    api = _fastapi(settings, access_log)
+    api.state.settings = settings
+    api.state.sessions = sessions
+    api.state.vocabulary = VocabularyCache()
+    api.state.templates = Templates(
+        {
+            "shop_name": settings.shop_name,
+            "shop_address": settings.shop_postal_address,
+            "category_nav": nav.get,
+            "version": __version__,
+        }
+    )
+    _add_routes(api, settings)
+    _add_error_handlers(api)
+
+    cache = PageCache(watch) if page_cache else None
+    asgi: ASGIApp = PageCacheMiddleware(api, cache)
+    asgi = PrivacyMiddleware(
+        asgi,
+        strict=settings.strict_privacy_guard,
+        write_log=access_log.write if access_log else None,
+    )
+    return AssembledApp(asgi=asgi, fastapi=api, page_cache=cache, access_log=access_log)
+
+
+def create_app(settings: Settings) -> AssembledApp:
+    return build_app(settings, page_cache=settings.page_cache_enabled)
+
+
+def app_from_environment() -> AssembledApp:
+    """The factory `quietshop serve` hands to granian: settings from QUIETSHOP_* variables."""
+    return create_app(Settings())
+
+
+def _read_catalog_version(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return catalog_service.catalog_version(session)
+
+
+def _load_category_tree(sessions: sessionmaker[Session]) -> list[CategoryOut]:
+    with sessions() as session:
+        return catalog_service.category_tree(session)
+
+
+def _fastapi(settings: Settings, access_log: AccessLogFile | None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if access_log is not None:
+            access_log.close()
+
+    return FastAPI(
+        title=f"{settings.shop_name} API",
+        version=__version__,
+        description="The shop's public catalog. No cookies, no tracking.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+
+
+def _add_routes(api: FastAPI, settings: Settings) -> None:
+    api.include_router(catalog_api.router)
+    api.include_router(catalog_pages.router)
+    api.include_router(privacy_pages.router)
+    api.mount("/static/swagger", CachedStaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
+    api.mount("/static", CachedStaticFiles(directory=STATIC_DIR))
+    api.mount("/images", CachedStaticFiles(directory=settings.images_dir, max_age=86400))
+
+    @api.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        body = request.app.state.templates.render("api_docs.html")
+        return HTMLResponse(body, headers={"cache-control": "public, max-age=3600"})
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _error(request: Request, status: int, title: str, detail: Any) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": title, "detail": detail}, status_code=status)
+    body = request.app.state.templates.render(
+        "error.html", status=status, title=title, detail=detail, show_nav=status != 500
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def _add_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(QuietshopError)
+    async def domain_error(request: Request, exc: QuietshopError) -> Response:
+        if isinstance(exc, InvalidInput):
+            detail = [{"field": exc.field, "message": exc.message}]
+            return _error(request, 400, "invalid_parameter", detail)
+        return _error(request, exc.status_code, "not_found", str(exc))
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        detail = [
+            {"field": str(error["loc"][-1]) if error["loc"] else "request", "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        return _error(request, 400, "invalid_parameter", detail)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = "not_found" if exc.status_code == 404 else "http_error"
+        return _error(request, exc.status_code, title, exc.detail)
+
+    @api.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return _error(request, 500, "server_error", "Something went wrong on our side.")

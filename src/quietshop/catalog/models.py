@@ -1,0 +1,92 @@
+"""Catalog tables. Money is integer cents with a currency; every product has a variant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quietshop.db import Base, UTCDateTime, utcnow
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id])
+
+
+class Product(Base):
+    """One product page. Price and stock summarise its variants (lowest price, total stock)."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_listing", "active", "category_id", "price_cents"),
+        Index("ix_products_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    slug: Mapped[str] = mapped_column(String(160), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    brand: Mapped[str] = mapped_column(String(80), default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    was_price_cents: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    weight_grams: Mapped[int] = mapped_column(Integer, default=0)
+    warranty_months: Mapped[int] = mapped_column(Integer, default=12)
+    warranty_terms: Mapped[str] = mapped_column(Text, default="")
+    image_file: Mapped[str | None] = mapped_column(String(200))
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Name, brand, category names and variant options in one text, indexed for full-text search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    category: Mapped[Category] = relationship()
+    variants: Mapped[list[ProductVariant]] = relationship(
+        back_populates="product", order_by="ProductVariant.position", cascade="all, delete-orphan"
+    )
+
+
+class ProductVariant(Base):
+    """A buyable SKU: one length and colour of a cable, with its own price and stock."""
+
+    __tablename__ = "product_variants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    price_cents: Mapped[int] = mapped_column(Integer)
+    was_price_cents: Mapped[int | None] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    weight_grams: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    product: Mapped[Product] = relationship(back_populates="variants")
+
+
+class CatalogState(Base):
+    """A single row whose version rises on every catalog change; page caches compare it."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)

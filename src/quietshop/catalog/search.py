@@ -1,0 +1,143 @@
+"""Full-text search on SQLite FTS5 or PostgreSQL text search, behind one function.
+
+User text never reaches the search engine's query language: it is cut into words of
+letters and digits, each word is corrected against the catalog vocabulary, and the
+engine query is built from those words alone, so ``" OR 1=1 --`` or ``NEAR(`` are
+just words (or nothing).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from quietshop.catalog.models import CatalogState, Product
+from quietshop.catalog.spelling import Vocabulary, words_of
+
+MAX_QUERY_CHARS = 200
+MAX_WORDS = 8
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    original: str
+    words: tuple[str, ...]
+    corrected: bool
+
+
+def document_text(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+def plan_query(raw: str, vocabulary: Vocabulary) -> QueryPlan:
+    """Words to search for: the shopper's words, typos corrected against the catalog."""
+    cleaned = "".join(ch for ch in raw if ch.isprintable())[:MAX_QUERY_CHARS].strip()
+    words = words_of(cleaned)[:MAX_WORDS]
+    fixed = tuple(vocabulary.correct(word) for word in words)
+    return QueryPlan(original=cleaned, words=fixed, corrected=fixed != tuple(words))
+
+
+class VocabularyCache:
+    """The catalog's words, rebuilt when the catalog version changes. One per app."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version = -1
+        self._vocabulary = Vocabulary(())
+
+    def get(self, session: Session) -> Vocabulary:
+        version = session.execute(select(CatalogState.version)).scalar() or 0
+        if version != self._version:
+            with self._lock:
+                if version != self._version:
+                    rows = session.execute(
+                        select(Product.name, Product.brand, Product.search_text).where(
+                            Product.active.is_(True)
+                        )
+                    ).all()
+                    self._vocabulary = Vocabulary(" ".join(row) for row in rows)
+                    self._version = version
+        return self._vocabulary
+
+
+def _fts5_expression(words: tuple[str, ...], joiner: str) -> str:
+    # Each word is letters and digits only (see words_of), so quoting cannot be escaped.
+    return f" {joiner} ".join(f'"{word}"*' for word in words)
+
+
+def _tsquery_expression(words: tuple[str, ...], joiner: str) -> str:
+    return f" {joiner} ".join(f"{word}:*" for word in words)
+
+
+_SQLITE_SEARCH = text(
+    """
+    SELECT product_fts.rowid AS id
+    FROM product_fts JOIN products ON products.id = product_fts.rowid
+    WHERE product_fts MATCH :expression AND products.active
+    ORDER BY bm25(product_fts, 10.0, 4.0, 1.0), products.price_cents
+    LIMIT :limit OFFSET :offset
+    """
+)
+_SQLITE_COUNT = text(
+    """
+    SELECT count(*) FROM product_fts JOIN products ON products.id = product_fts.rowid
+    WHERE product_fts MATCH :expression AND products.active
+    """
+)
+# The weighted document must match the expression index created by the migration.
+_PG_DOCUMENT = (
+    "(setweight(to_tsvector('english', products.name), 'A') || "
+    "setweight(to_tsvector('english', products.brand), 'B') || "
+    "setweight(to_tsvector('english', products.search_text), 'C'))"
+)
+_PG_SEARCH = text(  # the f-string holds only the constant _PG_DOCUMENT
+    f"""
+    SELECT products.id AS id FROM products
+    WHERE products.active AND {_PG_DOCUMENT} @@ to_tsquery('english', :expression)
+    ORDER BY ts_rank({_PG_DOCUMENT}, to_tsquery('english', :expression)) DESC,
+             products.price_cents, products.id
+    LIMIT :limit OFFSET :offset
+    """  # noqa: S608
+).bindparams(bindparam("expression"))
+_PG_COUNT = text(
+    f"""
+    SELECT count(*) FROM products
+    WHERE products.active AND {_PG_DOCUMENT} @@ to_tsquery('english', :expression)
+    """  # noqa: S608
+)
+
+
+def _run(
+    session: Session, words: tuple[str, ...], joiner: str, page: int, page_size: int
+) -> tuple[list[int], int]:
+    if session.get_bind().dialect.name == "postgresql":
+        expression = _tsquery_expression(words, "&" if joiner == "AND" else "|")
+        search_sql, count_sql = _PG_SEARCH, _PG_COUNT
+    else:
+        expression = _fts5_expression(words, joiner)
+        search_sql, count_sql = _SQLITE_SEARCH, _SQLITE_COUNT
+    total = int(session.execute(count_sql, {"expression": expression}).scalar_one())
+    if total == 0:
+        return [], 0
+    ids = session.execute(
+        search_sql,
+        {"expression": expression, "limit": page_size, "offset": (page - 1) * page_size},
+    ).scalars()
+    return [int(i) for i in ids], total
+
+
+def find_product_ids(
+    session: Session, words: tuple[str, ...], page: int, page_size: int
+) -> tuple[list[int], int]:
+    """Ids of matching active products, best first, and how many match in all.
+
+    Every word must match; if nothing does, any word may (so one odd word does not
+    empty the page).
+    """
+    ids, total = _run(session, words, "AND", page, page_size)
+    if total == 0 and len(words) > 1:
+        ids, total = _run(session, words, "OR", page, page_size)
+    return ids, total

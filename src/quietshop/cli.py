@@ -1,0 +1,104 @@
+"""The `quietshop` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from quietshop.db import make_engine, make_session_factory, transaction, upgrade_to_head
+from quietshop.settings import Settings
+
+app = typer.Typer(
+    help="Quietshop: an online store that keeps quiet about its customers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest version."""
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    upgrade_to_head(engine)
+    engine.dispose()
+    console.print(f"[green]Database is up to date[/green] ({_safe_url(settings)})")
+
+
+@app.command()
+def serve(
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+) -> None:
+    """Serve the shop over HTTPS (and redirect plain HTTP to it)."""
+    from quietshop.web.serving import serve as run_server
+
+    run_server(_settings(), workers=workers)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed for the generated catalog.")] = 2004,
+    products: Annotated[int, typer.Option(min=1, max=100_000, help="How many products.")] = 1200,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load only; do not serve.")] = False,
+) -> None:
+    """Migrate, load the demo catalog (once), then serve the shop."""
+    from quietshop.catalog.demo import DemoCatalogExists, load_demo_catalog
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    upgrade_to_head(engine)
+    sessions = make_session_factory(engine)
+    try:
+        with _progress() as progress, transaction(sessions) as session:
+            task = progress.add_task("Loading the demo catalog", total=products)
+            summary = load_demo_catalog(
+                session,
+                settings.images_dir,
+                seed=seed,
+                product_count=products,
+                currency=settings.currency,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        console.print(
+            f"[green]Demo catalog loaded:[/green] {summary.product_count} products, "
+            f"{summary.variant_count} variants in {summary.category_count} categories."
+        )
+    except DemoCatalogExists:
+        console.print("The demo catalog is already loaded; keeping it.")
+    engine.dispose()
+    if not no_serve:
+        from quietshop.web.serving import serve as run_server
+
+        run_server(settings, workers=workers)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _safe_url(settings: Settings) -> str:
+    """The database URL without a password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Privacy: policies, and later the keyring, audit chain, export and erasure."""

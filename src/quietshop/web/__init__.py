@@ -1,0 +1,1 @@
+"""Cross-cutting HTTP: privacy middleware, access log, page cache, templates, static files, TLS."""

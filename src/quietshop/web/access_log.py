@@ -1,0 +1,132 @@
+"""The access log, in Combined Log Format, written so that no line points at a person (P5).
+
+Kept: client IP, time, method, path, status, bytes, referrer, User-Agent.
+Never kept: the remote-user field (always ``-``), query parameters outside an
+allow-list (so never a search text or a token), the raw path of a private route
+(logged by its template, ``/account/orders/{number}``), or path segments that look
+like an email address, a long number or a token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+ALLOWED_QUERY_PARAMETERS = frozenset({"page", "sort", "category"})
+PRIVATE_PREFIXES = (
+    "/account",
+    "/api/v1/account",
+    "/api/v1/auth",
+    "/api/v1/orders",
+    "/orders",
+    "/checkout",
+    "/staff",
+    "/api/v1/staff",
+    "/unsubscribe",
+    "/verify",
+    "/reset",
+)
+# A segment with '@', a run of 6+ digits, or 20+ token-like characters could name a person.
+_REVEALING_SEGMENT = re.compile(r"@|%40|\d{6,}|[A-Za-z0-9_\-]{20,}")
+_MAX_LOGGED_PATH = 512
+
+
+def _quote(value: str) -> str:
+    """A field between double quotes: no quote, backslash or control character survives."""
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in value)
+    return cleaned.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def filtered_query(query_string: str) -> str:
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    kept = [(k, v[:40]) for k, v in pairs if k in ALLOWED_QUERY_PARAMETERS]
+    return urlencode(kept)
+
+
+def redact_path(path: str) -> str:
+    segments = [
+        "{redacted}" if _REVEALING_SEGMENT.search(segment) else segment
+        for segment in path.split("/")
+    ]
+    return "/".join(segments)[:_MAX_LOGGED_PATH]
+
+
+def is_private(path: str, private_prefixes: Iterable[str] = PRIVATE_PREFIXES) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in private_prefixes)
+
+
+def loggable_target(path: str, query_string: str, route_template: str | None) -> str:
+    """What the log may say of the request target."""
+    if is_private(path):
+        if route_template:
+            return route_template
+        prefix = next(p for p in PRIVATE_PREFIXES if path == p or path.startswith(p + "/"))
+        return prefix if path == prefix else prefix + "/{unmatched}"
+    query = filtered_query(query_string)
+    logged = redact_path(path)
+    return f"{logged}?{query}" if query else logged
+
+
+def loggable_referrer(referrer: str) -> str:
+    """Scheme, host and path only; a referrer's query string could carry anyone's search."""
+    if not referrer:
+        return "-"
+    try:
+        parts = urlsplit(referrer)
+    except ValueError:
+        return "-"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "-"
+    path = parts.path
+    path = (
+        path
+        if not is_private(path)
+        else next(p for p in PRIVATE_PREFIXES if path == p or path.startswith(p + "/"))
+    )
+    return f"{parts.scheme}://{parts.netloc}{redact_path(path)}"
+
+
+def format_line(
+    *,
+    client_ip: str,
+    when: datetime,
+    method: str,
+    target: str,
+    http_version: str,
+    status: int,
+    sent_bytes: int,
+    referrer: str,
+    user_agent: str,
+) -> str:
+    stamp = when.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return (
+        f'{client_ip} - - [{stamp}] "{_quote(method)} {_quote(target)} HTTP/{http_version}" '
+        f'{status} {sent_bytes if sent_bytes else "-"} "{_quote(referrer)}" '
+        f'"{_quote(user_agent[:512])}"\n'
+    )
+
+
+class AccessLogFile:
+    """Appends whole lines with O_APPEND so several worker processes can share one file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.write(self._fd, line.encode("utf-8", "replace"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

@@ -1,0 +1,128 @@
+"""The privacy middleware: no cookies in or out (P1), same-origin only (P2), HSTS (P3),
+and an access log that names no one (P5).
+
+It wraps the whole application, outside Starlette's error handling, so every answer,
+a 500 included, carries the headers and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quietshop.web.access_log import format_line, loggable_referrer, loggable_target
+
+logger = logging.getLogger("quietshop.privacy")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), interest-cohort=(), browsing-topics=()"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", PERMISSIONS_POLICY.encode()),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
+class CookieLeakError(RuntimeError):
+    """A response tried to set a cookie. Raised in strict mode (tests)."""
+
+
+def _header_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
+    for key, value in headers:
+        if key == name:
+            return value
+    return b""
+
+
+def _response_headers(
+    headers: list[tuple[bytes, bytes]], strict: bool
+) -> list[tuple[bytes, bytes]]:
+    kept: list[tuple[bytes, bytes]] = []
+    has_cache_control = False
+    for key, value in headers:
+        lower = key.lower()
+        if lower == b"set-cookie":
+            if strict:
+                raise CookieLeakError(f"a response tried to set a cookie: {value[:40]!r}")
+            logger.error("stripped a Set-Cookie header from a response (promise P1)")
+            continue
+        if lower in _SECURITY_HEADER_NAMES:
+            continue  # ours win; a route cannot weaken them
+        has_cache_control = has_cache_control or lower == b"cache-control"
+        kept.append((lower, value))
+    kept.extend(SECURITY_HEADERS)
+    if not has_cache_control:
+        kept.append((b"cache-control", b"no-store"))  # private unless a route says public
+    return kept
+
+
+class PrivacyMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, strict: bool, write_log: Callable[[str], None] | None
+    ) -> None:
+        self.app = app
+        self.strict = strict
+        self.write_log = write_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # P1: the handlers never see a cookie, whatever the browser sends.
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
+        status = 500
+        sent_bytes = 0
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal status, sent_bytes
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {
+                    **message,
+                    "headers": _response_headers(list(message.get("headers", [])), self.strict),
+                }
+            elif message["type"] == "http.response.body":
+                sent_bytes += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded_send)
+        finally:
+            if self.write_log is not None:
+                self.write_log(_log_line(scope, status, sent_bytes))
+
+
+def _log_line(scope: Scope, status: int, sent_bytes: int) -> str:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    client = scope.get("client")
+    return format_line(
+        client_ip=client[0] if client else "-",
+        when=datetime.now(UTC),
+        method=scope["method"],
+        target=loggable_target(
+            scope["path"], scope.get("query_string", b"").decode("latin-1"), template
+        ),
+        http_version=scope.get("http_version", "1.1"),
+        status=status,
+        sent_bytes=sent_bytes,
+        referrer=loggable_referrer(_header_value(headers, b"referer").decode("latin-1")),
+        user_agent=_header_value(headers, b"user-agent").decode("latin-1") or "-",
+    )
