@@ -102,3 +102,7 @@ def _safe_url(settings: Settings) -> str:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

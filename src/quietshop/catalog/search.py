@@ -29,7 +29,8 @@ class QueryPlan:
 
 
 def document_text(*parts: str) -> str:
-    return " ".join(part for part in parts if part)
+    """Plain words only, so both engines tokenise SKUs alike ("QS-10423-2M" -> "qs 10423 2m")."""
+    return " ".join(words_of(" ".join(parts)))
 
 
 def plan_query(raw: str, vocabulary: Vocabulary) -> QueryPlan:

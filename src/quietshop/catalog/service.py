@@ -231,7 +231,8 @@ def list_products(session: Session, query: ListingQuery) -> ProductPage:
 
 def get_product(session: Session, sku_or_slug: str) -> ProductDetail:
     """An active product by its SKU, one of its variants' SKUs, or its slug."""
-    if not sku_or_slug or len(sku_or_slug) > 160:
+    # No product key holds control characters (and PostgreSQL refuses NUL in text).
+    if not sku_or_slug or len(sku_or_slug) > 160 or not sku_or_slug.isprintable():
         raise NotFound("product")
     variant_owner = (
         select(ProductVariant.product_id).where(ProductVariant.sku == sku_or_slug).scalar_subquery()

@@ -109,19 +109,23 @@ async def _read_head(reader: asyncio.StreamReader) -> _Head:
     budget = MAX_HEAD_BYTES
     head = _Head()
     try:
-        line = await _read_line(reader, budget)
-        budget -= len(line)
+        line, size = await _read_line(reader, budget)
         head.target = _parse_request_line(line)
-        while line := await _read_line(reader, budget):
-            budget -= len(line)
+        if head.target is None:
+            return head  # answered with 400 at once; no point waiting for more
+        while True:
+            budget -= size
+            line, size = await _read_line(reader, budget)
+            if not line:
+                return head
             _note_header(head, line)
     except _OversizedError:
         head.oversized = True
     return head
 
 
-async def _read_line(reader: asyncio.StreamReader, budget: int) -> str:
-    """One line without its line ending; empty at the end of the head."""
+async def _read_line(reader: asyncio.StreamReader, budget: int) -> tuple[str, int]:
+    """One line without its line ending (empty at the end of the head), and its raw size."""
     try:
         raw = await reader.readuntil(b"\n")
     except asyncio.LimitOverrunError as error:
@@ -130,7 +134,7 @@ async def _read_line(reader: asyncio.StreamReader, budget: int) -> str:
         raise _OversizedError
     # latin-1 maps every byte to one character, so nothing fails to decode here;
     # the checks that follow refuse what is not printable ASCII.
-    return raw.decode("latin-1").rstrip("\r\n")
+    return raw.decode("latin-1").rstrip("\r\n"), len(raw)
 
 
 def _parse_request_line(line: str) -> str | None:

@@ -25,14 +25,20 @@ APP_TARGET = "quietshop.app:app_from_environment"
 ENV_PREFIX = "QUIETSHOP_"
 
 
+class PortUnavailableError(RuntimeError):
+    """A port we were told to listen on is taken or not ours to use."""
+
+
 def serve(settings: Settings, workers: int = 1, target: str = APP_TARGET) -> None:
     """Serve ``target`` (an ASGI app factory) until interrupted; blocks."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     paths = ensure_certificate(settings)
+    _check_port_free(settings.bind_host, settings.https_port)
+    redirect_sock = _bind(settings.bind_host, settings.http_port) if settings.http_port else None
     # Workers build their own Settings from the environment, so hand them ours.
     export_settings(settings)
-    if settings.http_port:
-        start_redirect_thread(settings)
+    if redirect_sock is not None:
+        start_redirect_thread(settings, redirect_sock)
     _announce(Console(), settings, paths)
     build_server(settings, workers, target, paths).serve()
 
@@ -83,9 +89,8 @@ def _env_value(raw: object, dumped: object) -> str:
     return str(dumped)
 
 
-def start_redirect_thread(settings: Settings) -> threading.Thread:
-    """Bind the HTTP port now (so a busy port fails loudly here) and answer in a daemon thread."""
-    sock = _bind(settings.bind_host, settings.http_port)
+def start_redirect_thread(settings: Settings, sock: socket.socket) -> threading.Thread:
+    """Answer on the already bound HTTP socket from a daemon thread of this process."""
     # granian forks its workers from this process; without this each worker would hold a
     # copy of the listening socket it never serves, keeping the port busy after we exit.
     os.register_at_fork(after_in_child=sock.close)
@@ -100,11 +105,27 @@ def start_redirect_thread(settings: Settings) -> threading.Thread:
     return thread
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail now if the HTTPS port is taken.
+
+    granian's workers bind with SO_REUSEPORT, so a second server on the same port would
+    start without complaint and the kernel would split connections between the two.
+    A plain bind (without SO_REUSEPORT) is refused while anyone listens there.
+    """
+    _bind(host, port).close()
+
+
 def _bind(host: str, port: int) -> socket.socket:
-    if host == "::" and socket.has_dualstack_ipv6():
-        return socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    """A listening socket; binding here, in the main thread, makes a busy port fail loudly."""
+    try:
+        if host == "::" and socket.has_dualstack_ipv6():
+            return socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        raise PortUnavailableError(
+            f"cannot listen on {host} port {port}: {error.strerror}"
+        ) from error
 
 
 def _display_host(bind_host: str) -> str:
