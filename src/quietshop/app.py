@@ -137,6 +137,13 @@ def _add_routes(api: FastAPI, settings: Settings) -> None:
     api.mount("/static", CachedStaticFiles(directory=STATIC_DIR))
     api.mount("/images", CachedStaticFiles(directory=settings.images_dir, max_age=86400))
 
+    @api.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        icon = (STATIC_DIR / "favicon.svg").read_bytes()
+        return Response(
+            icon, media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"}
+        )
+
     @api.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:
         body = request.app.state.templates.render("api_docs.html")

@@ -446,6 +446,7 @@ def test_odd_targets_stay_on_our_host(redirect_port: int, target: str, expected:
     "raw",
     [
         b"GARBAGE\r\n\r\n",
+        b"GARBAGE\r\n",  # and nothing more: answered at once, not after the timeout
         b"\r\n\r\n",
         b"GET /a b HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"GET /\x01 HTTP/1.1\r\nHost: localhost\r\n\r\n",

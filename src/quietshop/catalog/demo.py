@@ -579,14 +579,6 @@ def _leaf_sequence(rng: random.Random, count: int) -> Iterator[tuple[Top, Leaf]]
 # ---------------------------------------------------------------- one product
 
 
-@dataclass(frozen=True)
-class _Look:
-    """What a product's picture shows: its first variant's colour and length."""
-
-    colour: str
-    length: str
-
-
 def _product(
     rng: random.Random, top: Top, leaf: Leaf, number: int, currency: str
 ) -> tuple[ProductDraft, str]:
@@ -597,9 +589,11 @@ def _product(
     base_price = rng.randint(*leaf.price)
     grams = rng.randint(*leaf.grams)
     warranty = rng.choice(leaf.warranties)
-    variants, look = _variants(rng, leaf, sku, base_price, grams)
-    alt = " ".join(part for part in (look.colour, look.length, noun) if part)
-    alt += ", product illustration"
+    colours = _colour_run(rng, leaf)
+    variants = _variants(rng, leaf, sku, base_price, grams, colours)
+    # The picture shows the first variant: its colour and, for a cable, its length.
+    length = str(variants[0].options.get("length", ""))
+    alt = " ".join(part for part in (colours[0], length, noun) if part) + ", product illustration"
     draft = ProductDraft(
         sku=sku,
         slug=f"{_slugify(name)}-{number}",
@@ -615,8 +609,8 @@ def _product(
         image_alt=alt,
         created_at=_created_at(rng),
     )
-    colour = COLOURS[look.colour][1]
-    svg = render_svg(leaf.kind, top.background, colour, _title(noun), brand, sku, alt)
+    fill = COLOURS[colours[0]][1]
+    svg = render_svg(leaf.kind, top.background, fill, _title(noun), brand, sku, alt)
     return draft, svg
 
 
@@ -681,102 +675,77 @@ def _length_code(metres: float) -> str:
     return f"{int(metres)}M" if metres == int(metres) else f"{round(metres * 100)}CM"
 
 
-def _stock(rng: random.Random, sold_out: bool) -> int:
-    if sold_out or rng.random() < 0.05:  # single variants sell out too, not only whole products
-        return 0
-    return rng.choice(_STOCK_LEVELS)
+@dataclass(frozen=True)
+class _Offer:
+    """What every variant of one product shares: sold out or not, and its sale markup."""
 
+    sold_out: bool
+    markup: float | None
 
-def _was_price(price: int, markup: float | None) -> int | None:
-    if markup is None:
-        return None
-    return max(store_price(int(price * markup)), price + 50)
+    @classmethod
+    def draw(cls, rng: random.Random) -> _Offer:
+        sold_out = rng.random() < OUT_OF_STOCK_SHARE
+        on_sale = rng.random() < SALE_SHARE
+        return cls(sold_out, rng.choice((1.2, 1.25, 1.3, 1.4, 1.5)) if on_sale else None)
+
+    def variant(
+        self, rng: random.Random, sku: str, price: int, grams: int, options: dict[str, str]
+    ) -> VariantDraft:
+        # Single variants sell out too, not only whole products.
+        stock = 0 if self.sold_out or rng.random() < 0.05 else rng.choice(_STOCK_LEVELS)
+        was = None
+        if self.markup is not None:
+            was = max(store_price(int(price * self.markup)), price + 50)
+        return VariantDraft(
+            sku=sku,
+            price_cents=price,
+            stock=stock,
+            label=", ".join(options.values()),
+            options=options,
+            was_price_cents=was,
+            weight_grams=grams,
+        )
 
 
 def _variants(
-    rng: random.Random, leaf: Leaf, sku: str, base_price: int, grams: int
-) -> tuple[list[VariantDraft], _Look]:
-    sold_out = rng.random() < OUT_OF_STOCK_SHARE
-    markup = rng.choice((1.2, 1.25, 1.3, 1.4, 1.5)) if rng.random() < SALE_SHARE else None
-    colours = _colour_run(rng, leaf)
+    rng: random.Random, leaf: Leaf, sku: str, base_price: int, grams: int, colours: list[str]
+) -> list[VariantDraft]:
+    """A cable: one variant per length and colour. Otherwise one per colour, or just one."""
+    offer = _Offer.draw(rng)
     if leaf.lengths:
-        lengths = _length_run(rng, leaf.lengths)
-        variants = _cable_variants(
-            rng, leaf, sku, base_price, grams, lengths, colours, sold_out, markup
-        )
-        return variants, _Look(colours[0], _length_label(lengths[0]))
-    if len(colours) > 1:
-        return _colour_variants(rng, sku, base_price, grams, colours, sold_out, markup), _Look(
-            colours[0], ""
-        )
+        return _cable_variants(rng, leaf, offer, sku, base_price, grams, colours)
     price = store_price(base_price)
-    only = VariantDraft(
-        sku=sku,
-        price_cents=price,
-        stock=_stock(rng, sold_out),
-        was_price_cents=_was_price(price, markup),
-        weight_grams=grams,
-    )
-    return [only], _Look(colours[0], "")
+    if len(colours) == 1:  # no options: the variant's SKU is the product's
+        return [offer.variant(rng, sku, price, grams, {})]
+    return [
+        offer.variant(rng, f"{sku}-{COLOURS[colour][0]}", price, grams, {"colour": colour})
+        for colour in colours
+    ]
 
 
 def _cable_variants(
     rng: random.Random,
     leaf: Leaf,
+    offer: _Offer,
     sku: str,
     base_price: int,
     grams: int,
-    lengths: Sequence[float],
-    colours: Sequence[str],
-    sold_out: bool,
-    markup: float | None,
+    colours: list[str],
 ) -> list[VariantDraft]:
-    """One variant per length and colour; longer costs more, colours cost the same."""
+    """Longer costs more and weighs more; colours of one length cost the same."""
     variants: list[VariantDraft] = []
     per_metre = leaf.per_metre_cents * rng.uniform(0.8, 1.3)
     previous = -1
-    for metres in lengths:
+    for metres in _length_run(rng, leaf.lengths):
         # Strictly rising even where two raw prices round to the same shelf price.
         price = max(store_price(int(base_price + per_metre * metres)), previous + 50)
         previous = price
         weight = grams + round(leaf.per_metre_grams * metres)
         for colour in colours:
-            variants.append(
-                VariantDraft(
-                    sku=f"{sku}-{_length_code(metres)}-{COLOURS[colour][0]}",
-                    price_cents=price,
-                    stock=_stock(rng, sold_out),
-                    label=f"{_length_label(metres)}, {colour}",
-                    options={"length": _length_label(metres), "colour": colour},
-                    was_price_cents=_was_price(price, markup),
-                    weight_grams=weight,
-                )
-            )
+            options = {"length": _length_label(metres), "colour": colour}
+            variant_sku = f"{sku}-{_length_code(metres)}-{COLOURS[colour][0]}"
+            variants.append(offer.variant(rng, variant_sku, price, weight, options))
     return variants
-
-
-def _colour_variants(
-    rng: random.Random,
-    sku: str,
-    base_price: int,
-    grams: int,
-    colours: Sequence[str],
-    sold_out: bool,
-    markup: float | None,
-) -> list[VariantDraft]:
-    price = store_price(base_price)
-    return [
-        VariantDraft(
-            sku=f"{sku}-{COLOURS[colour][0]}",
-            price_cents=price,
-            stock=_stock(rng, sold_out),
-            label=colour,
-            options={"colour": colour},
-            was_price_cents=_was_price(price, markup),
-            weight_grams=grams,
-        )
-        for colour in colours
-    ]
 
 
 # ---------------------------------------------------------------- texts

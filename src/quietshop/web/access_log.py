@@ -31,8 +31,9 @@ PRIVATE_PREFIXES = (
     "/verify",
     "/reset",
 )
-# A segment with '@', a run of 6+ digits, or 20+ token-like characters could name a person.
-_REVEALING_SEGMENT = re.compile(r"@|%40|\d{6,}|[A-Za-z0-9_\-]{20,}")
+# A segment with '@', a run of 6+ digits, or 16+ letters and digits without a hyphen (a token,
+# not a slug's word) could name a person.
+_REVEALING_SEGMENT = re.compile(r"@|%40|\d{6,}|[A-Za-z0-9_]{16,}")
 _MAX_LOGGED_PATH = 512
 
 

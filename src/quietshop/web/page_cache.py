@@ -153,6 +153,10 @@ class PageCacheMiddleware:
                     if self.cache is not None and key is not None and scope["method"] == "GET":
                         self.cache.put(key, page, version_seen)
                     await _send_page(page, scope, send)
+            elif start is not None and message["type"] == "http.response.pathsend":
+                # A file sent by the server itself (granian's pathsend): pass it on, uncached.
+                await send(start)
+                await send(message)
             else:
                 await send(message)
 

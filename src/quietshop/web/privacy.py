@@ -88,17 +88,22 @@ class PrivacyMiddleware:
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
         status = 500
         sent_bytes = 0
+        declared_bytes = 0
 
         async def guarded_send(message: Message) -> None:
-            nonlocal status, sent_bytes
+            nonlocal status, sent_bytes, declared_bytes
             if message["type"] == "http.response.start":
                 status = message["status"]
+                length = _header_value(message.get("headers", []), b"content-length")
+                declared_bytes = int(length) if length.isdigit() else 0
                 message = {
                     **message,
                     "headers": _response_headers(list(message.get("headers", [])), self.strict),
                 }
             elif message["type"] == "http.response.body":
                 sent_bytes += len(message.get("body", b""))
+            elif message["type"] == "http.response.pathsend":
+                sent_bytes = declared_bytes  # the server sends the file; trust its length
             await send(message)
 
         try:
