@@ -220,3 +220,40 @@ def test_search_sees_catalog_changes(db: Session) -> None:
     assert service.search_products(db, vocabulary, "toslink").total == 0
     make_product(db, catalog.cables, name="Toslink Optical Cable")
     assert service.search_products(db, vocabulary, "toslnk").total == 1
+
+
+def test_taken_keys_and_bad_drafts_are_named_errors(db: Session) -> None:
+    catalog = small_catalog(db)
+    with pytest.raises(InvalidInput) as taken_category:
+        make_category(db, catalog.cables)
+    assert taken_category.value.field == "slug"
+    draft = service.ProductDraft(
+        sku=catalog.hdmi_skus[0],
+        slug="fresh-slug",
+        name="Dup",
+        category_slug=catalog.hdmi,
+        variants=[service.VariantDraft(sku="NEW-1", price_cents=100, stock=1)],
+        currency="USD",
+    )
+    with pytest.raises(InvalidInput) as taken_sku:
+        service.create_product(db, draft)
+    assert taken_sku.value.field == "sku"
+    twin_variants = [service.VariantDraft(sku="TW-1", price_cents=100, stock=1)] * 2
+    with pytest.raises(InvalidInput):
+        service.create_product(
+            db, draft.__class__(**{**draft.__dict__, "sku": "TW", "variants": twin_variants})
+        )
+    cheap_was = [service.VariantDraft(sku="W-1", price_cents=500, stock=1, was_price_cents=400)]
+    with pytest.raises(InvalidInput) as was:
+        service.create_product(
+            db, draft.__class__(**{**draft.__dict__, "sku": "W", "variants": cheap_was})
+        )
+    assert was.value.field == "was_price_cents"
+
+
+def test_category_path_for_deeper_trees(db: Session) -> None:
+    make_category(db, "a", "A")
+    make_category(db, "b", "B", parent="a")
+    make_category(db, "c", "C", parent="b")
+    assert [c.slug for c in service.category_path(db, "c")] == ["a", "b", "c"]
+    assert service.get_category(db, "c").name == "C"

@@ -53,7 +53,8 @@ class Product(Base):
     image_alt: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Name, brand, category names and variant options in one text, indexed for full-text search.
+    # SKUs, category names, description and variant labels as plain words; full-text search
+    # indexes it beside the name and brand columns.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     category: Mapped[Category] = relationship()

@@ -6,7 +6,7 @@ Plain Python over a database session; nothing here knows about HTTP.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,25 +76,23 @@ def category_tree(session: Session) -> list[CategoryOut]:
     return [build(row) for row in by_parent.get(None, [])]
 
 
-def get_category(session: Session, slug: str) -> CategoryOut:
-    for top in category_tree(session):
-        if top.slug == slug:
-            return top
-        for child in top.children:
-            if child.slug == slug:
-                return child
-    raise NotFound("category")
+def _walk(tree: list[CategoryOut], trail: list[CategoryOut]) -> Iterator[list[CategoryOut]]:
+    for node in tree:
+        path = [*trail, node]
+        yield path
+        yield from _walk(node.children, path)
 
 
 def category_path(session: Session, slug: str) -> list[CategoryOut]:
     """From the top-level category down to ``slug`` (for breadcrumbs)."""
-    for top in category_tree(session):
-        if top.slug == slug:
-            return [top]
-        for child in top.children:
-            if child.slug == slug:
-                return [top, child]
+    for path in _walk(category_tree(session), []):
+        if path[-1].slug == slug:
+            return path
     raise NotFound("category")
+
+
+def get_category(session: Session, slug: str) -> CategoryOut:
+    return category_path(session, slug)[-1]
 
 
 def _category_ids(session: Session, slug: str) -> list[int]:
@@ -372,6 +370,8 @@ def create_category(
     description: str = "",
     position: int = 0,
 ) -> None:
+    if session.execute(select(Category.id).where(Category.slug == slug)).first():
+        raise InvalidInput("slug", f"category {slug!r} exists")
     parent_id = None
     if parent_slug:
         parent_id = session.execute(
@@ -391,11 +391,29 @@ def create_category(
 def _validate_draft(draft: ProductDraft) -> None:
     if not draft.variants:
         raise InvalidInput("variants", "a product needs at least one variant")
+    skus = [variant.sku for variant in draft.variants]
+    if len(set(skus)) != len(skus):
+        raise InvalidInput("variants", "variant SKUs must differ")
     for variant in draft.variants:
+        if variant.was_price_cents is not None and variant.was_price_cents <= variant.price_cents:
+            raise InvalidInput("was_price_cents", "a was-price must be above the price")
         if not 0 <= variant.price_cents <= MAX_PRICE_CENTS:
             raise InvalidInput("price_cents", "must be between 0 and one million")
         if variant.stock < 0:
             raise InvalidInput("stock", "must not be negative")
+
+
+def _refuse_taken_keys(session: Session, draft: ProductDraft) -> None:
+    """A clear error instead of a constraint violation for a SKU or slug already in use."""
+    if session.execute(
+        select(Product.id).where((Product.sku == draft.sku) | (Product.slug == draft.slug))
+    ).first():
+        raise InvalidInput("sku", f"SKU {draft.sku!r} or slug {draft.slug!r} is taken")
+    variant_skus = [variant.sku for variant in draft.variants]
+    if session.execute(
+        select(ProductVariant.id).where(ProductVariant.sku.in_(variant_skus))
+    ).first():
+        raise InvalidInput("variants", "a variant SKU is taken")
 
 
 def create_product(session: Session, draft: ProductDraft) -> None:
@@ -406,6 +424,7 @@ def create_product(session: Session, draft: ProductDraft) -> None:
     ).scalar()
     if category is None:
         raise InvalidInput("category_slug", f"no category {draft.category_slug!r}")
+    _refuse_taken_keys(session, draft)
     cheapest = min(draft.variants, key=lambda v: v.price_cents)
     parent_name = category.parent.name if category.parent else ""
     product = Product(
