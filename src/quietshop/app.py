@@ -81,6 +81,7 @@ def build_app(
     )
     _add_routes(api, settings)
     _add_error_handlers(api)
+    _describe_errors_as_sent(api)
 
     cache = PageCache(watch) if page_cache else None
     asgi: ASGIApp = PageCacheMiddleware(api, cache)
@@ -151,6 +152,57 @@ def _add_routes(api: FastAPI, settings: Settings) -> None:
 
 
 # ---------------------------------------------------------------- errors
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "examples": ["invalid_parameter", "not_found"]},
+        "detail": {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            ]
+        },
+    },
+}
+
+
+def _describe_errors_as_sent(api: FastAPI) -> None:
+    """Make the OpenAPI description say what the API really answers: 400 and 404 with our
+    error body, not FastAPI's default 422 validation error."""
+    default_openapi = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        schema = default_openapi()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        components["Error"] = ERROR_SCHEMA
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["400"] = {"description": "A parameter is invalid", "content": error}
+                responses["404"] = {"description": "Not found", "content": error}
+        api.openapi_schema = schema
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def _wants_json(request: Request) -> bool:

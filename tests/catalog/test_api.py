@@ -143,3 +143,22 @@ def test_interactive_docs_are_self_hosted(client: TestClient) -> None:
     assert "<script>" not in page.text  # no inline script: the CSP forbids it
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/api-docs.js").status_code == 200
+
+
+def test_openapi_describes_the_errors_really_sent(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json").json()
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            assert "422" not in operation["responses"]
+            assert operation["responses"]["400"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_head_requests_work_on_pages_and_api(db: Session, client: TestClient) -> None:
+    small_catalog(db)
+    for path in ("/", "/categories/cables", "/api/v1/products"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""

@@ -130,7 +130,12 @@ class PageCacheMiddleware:
         await self._fill(scope, receive, send, key)
 
     async def _fill(self, scope: Scope, receive: Receive, send: Send, key: str | None) -> None:
-        """Run the app, buffer a public answer, add its ETag, keep it, then send it."""
+        """Run the app, buffer a public answer, add its ETag, keep it, then send it.
+
+        A HEAD runs as a GET (FastAPI routes answer GET only) and its body is dropped.
+        """
+        head = scope["method"] == "HEAD"
+        app_scope = {**scope, "method": "GET"} if head else scope
         version_seen = self.cache.version if self.cache is not None else -1
         start: Message | None = None
         chunks: list[bytes] = []
@@ -148,19 +153,20 @@ class PageCacheMiddleware:
             elif start is not None and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    body = b"".join(chunks)
-                    page = _page_from(start, body)
-                    if self.cache is not None and key is not None and scope["method"] == "GET":
+                    page = _page_from(start, b"".join(chunks))
+                    if self.cache is not None and key is not None:
                         self.cache.put(key, page, version_seen)
                     await _send_page(page, scope, send)
             elif start is not None and message["type"] == "http.response.pathsend":
                 # A file sent by the server itself (granian's pathsend): pass it on, uncached.
                 await send(start)
-                await send(message)
+                await send({"type": "http.response.body", "body": b""} if head else message)
+            elif head and message["type"] == "http.response.body":
+                await send({**message, "body": b""})
             else:
                 await send(message)
 
-        await self.app(scope, receive, buffer)
+        await self.app(app_scope, receive, buffer)
 
 
 def _page_from(start: Message, body: bytes) -> CachedPage:
