@@ -119,6 +119,9 @@ def test_oversized_search_is_a_400_page(client: TestClient) -> None:
         "/categories/no-such-category",
         "/nothing/here",
         "/products/%ff%fe",
+        "/products/%00%01",
+        "/categories/%00",
+        "/categories/" + "x" * 5000,
     ],
 )
 def test_unknown_pages_get_the_404_page(db: Session, client: TestClient, path: str) -> None:
@@ -174,3 +177,19 @@ def test_pages_are_accessible_landmarks(db: Session, client: TestClient) -> None
         for img in re.findall(r"<img [^>]*>", text):
             assert 'alt="' in img
         assert "http://" not in text and "https://" not in text  # nothing from another origin
+
+
+def test_a_10kb_query_string_gets_a_normal_page(db: Session, client: TestClient) -> None:
+    small_catalog(db)
+    page = client.get("/categories/cables?" + "&".join(f"p{i}=v" for i in range(1500)))
+    assert page.status_code == 200 and "7 products" in page.text
+    search = client.get("/search?q=cable&" + "x=%00%ff&" * 1200)
+    assert search.status_code == 200
+
+
+def test_control_characters_in_search_are_dropped(db: Session, client: TestClient) -> None:
+    small_catalog(db)
+    page = client.get("/search", params={"q": "hdmi\x00\x1b[31m cable\r\n"})
+    assert page.status_code == 200
+    assert "\x1b" not in page.text and "\x00" not in page.text
+    assert 'value="hdmi[31m cable"' in page.text  # shown back without the control characters
