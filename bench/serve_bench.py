@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import importlib.metadata
 import json
@@ -68,6 +69,8 @@ START_TIMEOUT = 60.0
 STOP_GRACE = 10.0
 STALLED_STOP_GRACE = 2.0  # a stalled server's graceful stop would wait for stuck requests
 PROBE_TIMEOUT = 5.0
+PROBES_PER_WORKER = 4
+POOL_EVIDENCE_WAIT = 45.0  # SQLAlchemy's pool timeout is 30 s
 OTHER_CPU_WARNING = 0.10  # cores used by unrelated processes during a timed run
 POOL_TIMEOUT_TEXT = "QueuePool limit of size"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -119,6 +122,7 @@ class Row:
     result: WrkResult
     cpu: Cpu
     failed: bool  # errors or timeouts, or the server stopped answering afterwards
+    source: str  # fingerprint of src/ when the server started
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,11 @@ class Run:
     page_bytes: dict[str, int] = field(default_factory=dict)
     # (workers, mode) -> pool-timeout errors found in the logs of that configuration's servers
     pool_timeouts: dict[tuple[int, str], int] = field(default_factory=dict)
-    restarts: dict[tuple[int, str], int] = field(default_factory=dict)
     pool_message: str = ""
+    sources: list[str] = field(default_factory=list)  # src/ fingerprints, in order seen
+    latency_source: str = ""
+    # the Quietshop frames of each pool-timeout traceback (innermost last) -> how many
+    stuck_at: dict[tuple[str, ...], int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     def find(
@@ -189,6 +196,7 @@ class Server:
     log: Path
     workers: int
     mode: str
+    source: str
 
 
 class Servers:
@@ -217,7 +225,10 @@ class Servers:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: granian's workers too
             )
-        server = Server(process, port, log, workers, mode)
+        source = source_fingerprint()
+        if source not in self._run.sources:
+            self._run.sources.append(source)
+        server = Server(process, port, log, workers, mode, source)
         self._running.append(server)
         return server
 
@@ -239,6 +250,8 @@ class Servers:
         self._run.pool_timeouts[key] = self._run.pool_timeouts.get(key, 0) + len(lines)
         if lines and not self._run.pool_message:
             self._run.pool_message = lines[0].strip()
+        for chain in pool_timeout_chains(server.log):
+            self._run.stuck_at[chain] = self._run.stuck_at.get(chain, 0) + 1
 
     def stop_all(self) -> None:
         for server in list(self._running):
@@ -250,6 +263,34 @@ def _lines_with(path: Path, text: str) -> list[str]:
         return [line for line in path.read_text(errors="replace").splitlines() if text in line]
     except OSError:
         return []
+
+
+_FRAME = re.compile(r'File "[^"]*/src/quietshop/([^"]+)", line (\d+), in (\S+)')
+
+
+def pool_timeout_chains(log: Path) -> list[tuple[str, ...]]:
+    """For each traceback in ``log`` that ends in a pool timeout, its Quietshop frames."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return []
+    chains = []
+    for chunk in text.split("Traceback (most recent call last):")[1:]:
+        if POOL_TIMEOUT_TEXT in chunk:
+            frames = [f"{path}:{line} {func}" for path, line, func in _FRAME.findall(chunk)]
+            chains.append(tuple(frames))
+    return chains
+
+
+def source_fingerprint() -> str:
+    """What code a server runs: others edit src/ while we measure, so every start notes it."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_DIR / "src").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(path.relative_to(REPO_DIR).as_posix().encode() + b"\0")
+            with contextlib.suppress(OSError):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _raise_interrupt(signum: int, _: FrameType | None) -> None:
@@ -371,6 +412,18 @@ def answers(port: int, data_dir: Path, path: str, timeout: float = PROBE_TIMEOUT
     except (OSError, ssl.SSLError, http.client.HTTPException):
         return False
     return status == 200
+
+
+def responsive(server: Server, data_dir: Path, path: str) -> bool:
+    """Does every worker still answer? New connections land on any worker, so ask a few."""
+    probes = PROBES_PER_WORKER * server.workers
+    return all(answers(server.port, data_dir, path) for _ in range(probes))
+
+
+def _wait_for_line(path: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not _lines_with(path, text):
+        time.sleep(1.0)
 
 
 def wait_until_serving(server: Server, data_dir: Path, path: str) -> None:
@@ -500,6 +553,7 @@ class Bench:
     servers: Servers
     data_dir: Path
     starts: int = 0
+    waited_for_evidence: bool = False
 
     @property
     def body_file(self) -> Path:
@@ -541,19 +595,25 @@ class Bench:
         meter = CpuMeter(server.process.pid)
         result = wrk(server.port, page.path, self.args.duration, connections)
         cpu = meter.stop()
-        failed = result.non_2xx + result.socket_errors + result.timeouts > 0 or not answers(
-            server.port, self.data_dir, page.path
+        failed = result.non_2xx + result.socket_errors + result.timeouts > 0 or not responsive(
+            server, self.data_dir, page.path
         )
-        row = Row(server.workers, page.name, server.mode, connections, result, cpu, failed)
+        row = Row(
+            server.workers, page.name, server.mode, connections, result, cpu, failed, server.source
+        )
         self.run.rows.append(row)
         print(f"  {_console_row(row)}", flush=True)
         return row
 
     def restart(self, server: Server) -> Server:
+        if not self.waited_for_evidence:
+            self.waited_for_evidence = True
+            # Once per run, give the stuck requests time to hit the connection pool's
+            # timeout, so the server log says why it stalled (the report quotes it).
+            print("  waiting for the stalled server to log why (once per run)", flush=True)
+            _wait_for_line(server.log, POOL_TIMEOUT_TEXT, POOL_EVIDENCE_WAIT)
         print(f"  restarting the stalled {server.mode} server", flush=True)
         self.servers.stop(server, grace=STALLED_STOP_GRACE)
-        key = (server.workers, server.mode)
-        self.run.restarts[key] = self.run.restarts.get(key, 0) + 1
         if server.mode == "bare app":
             return self.start_bare(server.workers)
         return self.start_quietshop(server.workers, server.mode)
@@ -571,10 +631,18 @@ class Bench:
         return server
 
     def quietshop(self, workers: int, mode: str) -> None:
-        server = self.start_quietshop(workers, mode)
+        # Uncached, every page gets a fresh server: a stall one page caused (found or not)
+        # must not lower the next page's numbers. Cached servers are shared by all pages.
+        fresh = mode == "uncached"
+        server: Server | None = None
         try:
-            context = tls_context(self.data_dir)
             for page in self.catalog.pages:
+                if server is None or fresh:
+                    if server is not None:
+                        self.servers.stop(server)
+                    server = self.start_quietshop(workers, mode)
+                # The first start creates the local CA; read it after starting.
+                context = tls_context(self.data_dir)
                 status, body = fetch(server.port, context, page.path)
                 if status != 200:
                     raise RuntimeError(f"{page.path} answered {status}, not 200")
@@ -583,9 +651,14 @@ class Bench:
                     self.body_file.write_bytes(body)  # the bare app serves these very bytes
                 server = self.measure_page(server, page)
             if workers == 1 and mode == "uncached":
+                if server is not None:
+                    self.servers.stop(server)
+                server = self.start_quietshop(workers, mode)
                 self.run.latencies = search_latencies(server.port, context)
+                self.run.latency_source = server.source
         finally:
-            self.servers.stop(server)
+            if server is not None:
+                self.servers.stop(server)
 
     def bare(self, workers: int) -> None:
         server = self.start_bare(workers)
@@ -721,6 +794,7 @@ def report(run: Run) -> str:
         + f"; the whole run took {run.elapsed_s / 60:.1f} minutes. "
         "Re-run with `.venv/bin/python bench/serve_bench.py` (`--quick`: 3 s per measurement).",
         "",
+        *_source_note(run),
         "## Machine",
         "",
         "| | |",
@@ -787,10 +861,11 @@ def _throughput_table(run: Run, workers: int) -> list[str]:
         for mode in ("cached", "uncached"):
             for row in run.rows:
                 if (row.workers, row.page, row.mode) == (workers, page.name, mode):
-                    lines.append(_table_row(page.name, mode, row))
+                    lines.append(_table_row(page.name + _src(run, row), mode, row))
     for row in run.rows:
         if row.workers == workers and row.mode == "bare app":
-            lines.append(_table_row("product: bare Starlette reference", "in memory", row))
+            label = "product: bare Starlette reference" + _src(run, row)
+            lines.append(_table_row(label, "in memory", row))
     lines.append("")
     bare = run.find(workers, "product", "bare app")
     cached = run.find(workers, "product", "cached")
@@ -802,6 +877,29 @@ def _throughput_table(run: Run, workers: int) -> list[str]:
             "",
         ]
     return lines
+
+
+def _source_note(run: Run) -> list[str]:
+    if len(run.sources) <= 1:
+        code = run.sources[0] if run.sources else "?"
+        return [
+            f"Code measured: the working tree's `src/`, fingerprint `{code}` (sha256 of its "
+            "files; the same at every server start of this run).",
+            "",
+        ]
+    versions = ", ".join(f"v{i + 1} = `{code}`" for i, code in enumerate(run.sources))
+    return [
+        f"> **Warning: `src/` changed during this run** ({versions}): other people edited "
+        "the application while it was measured, so rows marked with different versions "
+        "measured different code and are not comparable. Re-run on a quiet tree.",
+        "",
+    ]
+
+
+def _src(run: Run, row: Row) -> str:
+    if len(run.sources) <= 1:
+        return ""
+    return f" (src v{run.sources.index(row.source) + 1})"
 
 
 def _table_row(page: str, mode: str, row: Row) -> str:
@@ -834,8 +932,21 @@ def _stalls(run: Run) -> list[str]:
                 f"- Server logs ({workers} worker(s), {mode}): {count} times "
                 f"`{run.pool_message}` (the database connection pool ran dry)."
             )
+    if run.stuck_at:
+        lines += [
+            "",
+            "Where those requests were when the pool timed out (Quietshop frames of each "
+            "traceback in the server logs, outermost first; middleware frames left out):",
+            "",
+        ]
+        for chain, count in sorted(run.stuck_at.items(), key=lambda item: -item[1]):
+            inner = [f for f in chain if f.rsplit(" ", 1)[-1] not in _PLUMBING]
+            lines.append(f"- {count} times: " + " → ".join(f"`{f}`" for f in inner))
     lines.append("")
     return lines
+
+
+_PLUMBING = frozenset({"__call__", "_fill", "buffer"})  # middleware frames
 
 
 def _latency_table(run: Run) -> list[str]:

@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("was_price_cents", sa.Integer(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("stock", sa.Integer(), nullable=False),
+        sa.Column("variant_count", sa.Integer(), nullable=False),
         sa.Column("weight_grams", sa.Integer(), nullable=False),
         sa.Column("warranty_months", sa.Integer(), nullable=False),
         sa.Column("warranty_terms", sa.Text(), nullable=False),
@@ -92,10 +93,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name=op.f("uq_products_slug")),
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.create_index("ix_products_created_at", ["created_at"], unique=False)
         batch_op.create_index(
-            "ix_products_listing", ["active", "category_id", "price_cents"], unique=False
+            "ix_products_category_price",
+            ["active", "category_id", "price_cents", "name", "stock"],
+            unique=False,
         )
+        batch_op.create_index(
+            "ix_products_category_name", ["active", "category_id", "name", "stock"], unique=False
+        )
+        batch_op.create_index(
+            "ix_products_category_newest",
+            ["active", "category_id", "created_at", "stock"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_products_price", ["active", "price_cents", "name", "stock"], unique=False
+        )
+        batch_op.create_index("ix_products_newest", ["active", "created_at", "stock"], unique=False)
 
     op.create_table(
         "product_variants",
@@ -203,8 +217,14 @@ def downgrade() -> None:
 
     op.drop_table("product_variants")
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_index("ix_products_listing")
-        batch_op.drop_index("ix_products_created_at")
+        for name in (
+            "ix_products_category_price",
+            "ix_products_category_name",
+            "ix_products_category_newest",
+            "ix_products_price",
+            "ix_products_newest",
+        ):
+            batch_op.drop_index(name)
 
     op.drop_table("products")
     op.drop_table("policies")

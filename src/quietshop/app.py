@@ -23,19 +23,14 @@ from quietshop import __version__
 from quietshop.catalog import api as catalog_api
 from quietshop.catalog import pages as catalog_pages
 from quietshop.catalog import service as catalog_service
+from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import CategoryOut
-from quietshop.catalog.search import VocabularyCache
 from quietshop.db import make_engine, make_session_factory
 from quietshop.errors import InvalidInput, QuietshopError
 from quietshop.privacy import pages as privacy_pages
 from quietshop.settings import Settings
 from quietshop.web.access_log import AccessLogFile
-from quietshop.web.page_cache import (
-    CatalogVersionWatch,
-    PageCache,
-    PageCacheMiddleware,
-    VersionedValue,
-)
+from quietshop.web.page_cache import CatalogVersionWatch, PageCache, PageCacheMiddleware
 from quietshop.web.privacy import PrivacyMiddleware
 from quietshop.web.static import STATIC_DIR, CachedStaticFiles
 from quietshop.web.templating import Templates
@@ -64,18 +59,18 @@ def build_app(
     watch = CatalogVersionWatch(
         lambda: _read_catalog_version(sessions), settings.catalog_version_check_interval
     )
-    nav = VersionedValue(watch, lambda: _load_category_tree(sessions))
+    memo = CatalogMemo(watch.current)
     access_log = AccessLogFile(settings.access_log_path) if settings.access_log_enabled else None
 
     api = _fastapi(settings, access_log)
     api.state.settings = settings
     api.state.sessions = sessions
-    api.state.vocabulary = VocabularyCache()
+    api.state.catalog_memo = memo
     api.state.templates = Templates(
         {
             "shop_name": settings.shop_name,
             "shop_address": settings.shop_postal_address,
-            "category_nav": nav.get,
+            "category_nav": lambda: _category_menu(sessions, memo),
             "version": __version__,
         }
     )
@@ -107,9 +102,10 @@ def _read_catalog_version(sessions: sessionmaker[Session]) -> int:
         return catalog_service.catalog_version(session)
 
 
-def _load_category_tree(sessions: sessionmaker[Session]) -> list[CategoryOut]:
+def _category_menu(sessions: sessionmaker[Session], memo: CatalogMemo) -> list[CategoryOut]:
+    # The session connects only when the catalog changed and the memo must reload.
     with sessions() as session:
-        return catalog_service.category_tree(session)
+        return catalog_service.category_tree(session, memo)
 
 
 def _fastapi(settings: Settings, access_log: AccessLogFile | None) -> FastAPI:
@@ -131,22 +127,23 @@ def _fastapi(settings: Settings, access_log: AccessLogFile | None) -> FastAPI:
 
 
 def _add_routes(api: FastAPI, settings: Settings) -> None:
-    api.include_router(catalog_api.router)
+    # Routes are matched in order: the storefront pages, which most requests ask for, first.
     api.include_router(catalog_pages.router)
+    api.include_router(catalog_api.router)
     api.include_router(privacy_pages.router)
     api.mount("/static/swagger", CachedStaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
     api.mount("/static", CachedStaticFiles(directory=STATIC_DIR))
     api.mount("/images", CachedStaticFiles(directory=settings.images_dir, max_age=86400))
 
     @api.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
+    async def favicon() -> Response:
         icon = (STATIC_DIR / "favicon.svg").read_bytes()
         return Response(
             icon, media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"}
         )
 
     @api.get("/api/docs", include_in_schema=False)
-    def api_docs(request: Request) -> HTMLResponse:
+    async def api_docs(request: Request) -> HTMLResponse:
         body = request.app.state.templates.render("api_docs.html")
         return HTMLResponse(body, headers={"cache-control": "public, max-age=3600"})
 

@@ -23,7 +23,6 @@ from quietshop.catalog.demo import (
     store_price,
 )
 from quietshop.catalog.models import Category, Product, ProductVariant
-from quietshop.catalog.search import VocabularyCache
 from quietshop.catalog.service import search_products
 from quietshop.db import make_engine, make_session_factory, upgrade_to_head
 
@@ -203,7 +202,7 @@ def test_texts_dates_and_warranty_are_filled_in(full: Loaded) -> None:
 )
 def test_everyday_searches_find_products(full: Loaded, query: str, at_least: int) -> None:
     with full.factory() as session:
-        results = search_products(session, VocabularyCache(), query)
+        results = search_products(session, query)
     assert results.total >= at_least
     assert not results.corrected
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from quietshop.app import AssembledApp
 from quietshop.catalog import service
-from quietshop.catalog.search import VocabularyCache
 from tests.catalog.factories import small_catalog
 
 
@@ -86,7 +85,7 @@ def test_product_page_shows_variants_stock_and_warranty(db: Session, client: Tes
 
 def test_out_of_stock_product_says_so(db: Session, client: TestClient) -> None:
     small_catalog(db)
-    slug = service.search_products(db, VocabularyCache(), "usb-c charging").items[0].slug
+    slug = service.search_products(db, "usb-c charging").items[0].slug
     page = client.get(f"/products/{slug}")
     assert "Out of stock" in page.text
 

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from quietshop.catalog import service
+from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import SortOrder
-from quietshop.catalog.search import VocabularyCache
 from quietshop.errors import InvalidInput, NotFound
 from tests.catalog.factories import make_category, make_product, small_catalog
 
@@ -143,7 +143,7 @@ def test_product_needs_a_known_category_and_a_variant(db: Session) -> None:
 
 
 def search(db: Session, text: str, **kwargs: int) -> service.SearchResults:
-    return service.search_products(db, VocabularyCache(), text, **kwargs)
+    return service.search_products(db, text, **kwargs)
 
 
 def test_search_ranks_name_matches_and_finds_prefixes(db: Session) -> None:
@@ -216,10 +216,13 @@ def test_search_paginates(db: Session) -> None:
 
 def test_search_sees_catalog_changes(db: Session) -> None:
     catalog = small_catalog(db)
-    vocabulary = VocabularyCache()
-    assert service.search_products(db, vocabulary, "toslink").total == 0
+    versions = [service.catalog_version(db)]
+    memo = CatalogMemo(lambda: versions[-1])
+    assert service.search_products(db, "toslink", memo=memo).total == 0
     make_product(db, catalog.cables, name="Toslink Optical Cable")
-    assert service.search_products(db, vocabulary, "toslnk").total == 1
+    assert service.search_products(db, "toslnk", memo=memo).total == 0  # version not seen yet
+    versions.append(service.catalog_version(db))
+    assert service.search_products(db, "toslnk", memo=memo).total == 1
 
 
 def test_taken_keys_and_bad_drafts_are_named_errors(db: Session) -> None:

@@ -30,9 +30,16 @@ class Product(Base):
     """One product page. Price and stock summarise its variants (lowest price, total stock)."""
 
     __tablename__ = "products"
+    # Covering indexes for each listing order, so a listing sorts index entries and reads
+    # table rows only for the page it shows (bench/results.md: 116 -> 22 us on SQLite).
     __table_args__ = (
-        Index("ix_products_listing", "active", "category_id", "price_cents"),
-        Index("ix_products_created_at", "created_at"),
+        Index(
+            "ix_products_category_price", "active", "category_id", "price_cents", "name", "stock"
+        ),
+        Index("ix_products_category_name", "active", "category_id", "name", "stock"),
+        Index("ix_products_category_newest", "active", "category_id", "created_at", "stock"),
+        Index("ix_products_price", "active", "price_cents", "name", "stock"),
+        Index("ix_products_newest", "active", "created_at", "stock"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,6 +53,7 @@ class Product(Base):
     was_price_cents: Mapped[int | None] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     stock: Mapped[int] = mapped_column(Integer, default=0)
+    variant_count: Mapped[int] = mapped_column(Integer, default=1)
     weight_grams: Mapped[int] = mapped_column(Integer, default=0)
     warranty_months: Mapped[int] = mapped_column(Integer, default=12)
     warranty_terms: Mapped[str] = mapped_column(Text, default="")

@@ -5,20 +5,19 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from quietshop.catalog import service
+from quietshop.catalog.api import memo
 from quietshop.catalog.schemas import SortOrder
-from quietshop.catalog.search import MAX_QUERY_CHARS, VocabularyCache
+from quietshop.catalog.search import MAX_QUERY_CHARS
 from quietshop.errors import InvalidInput
-from quietshop.web.dependencies import db_session
+from quietshop.web.dependencies import read_session
 from quietshop.web.pages import public_page
 
 router = APIRouter(include_in_schema=False)
 
-DbSession = Annotated[Session, Depends(db_session)]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 SORT_LABELS = {
     SortOrder.price_asc: "Price: low to high",
@@ -42,18 +41,15 @@ def parse_price(field: str, value: str | None) -> int | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: DbSession) -> HTMLResponse:
-    newest = service.list_products(
-        session, service.ListingQuery(sort=SortOrder.newest, in_stock=True, page_size=8)
-    )
-    deals = service.list_products(session, service.ListingQuery(in_stock=True, page_size=8))
-    return public_page(request, "home.html", newest=newest.items, deals=deals.items)
+async def home(request: Request) -> HTMLResponse:
+    with read_session(request) as session:
+        shelves = service.home_shelves(session, memo(request))
+    return public_page(request, "home.html", newest=shelves.newest, deals=shelves.cheapest)
 
 
 @router.get("/categories/{slug}", response_class=HTMLResponse)
-def category_page(
+async def category_page(
     request: Request,
-    session: DbSession,
     slug: str,
     page: PageNumber = 1,
     sort: SortOrder = SortOrder.price_asc,
@@ -61,23 +57,21 @@ def category_page(
     price_max: Annotated[str | None, Query(max_length=20)] = None,
     in_stock: bool = False,
 ) -> HTMLResponse:
-    category = service.get_category(session, slug)
-    listing = service.list_products(
-        session,
-        service.ListingQuery(
-            category=slug,
-            price_min=parse_price("price_min", price_min),
-            price_max=parse_price("price_max", price_max),
-            in_stock=in_stock,
-            sort=sort,
-            page=page,
-        ),
+    query = service.ListingQuery(
+        category=slug,
+        price_min=parse_price("price_min", price_min),
+        price_max=parse_price("price_max", price_max),
+        in_stock=in_stock,
+        sort=sort,
+        page=page,
     )
+    with read_session(request) as session:
+        path, listing = service.category_listing(session, query, memo(request))
     return public_page(
         request,
         "category.html",
-        category=category,
-        path=service.category_path(session, slug),
+        category=path[-1],
+        path=path,
         listing=listing,
         sort=sort,
         sort_labels=SORT_LABELS,
@@ -86,18 +80,18 @@ def category_page(
 
 
 @router.get("/products/{slug}", response_class=HTMLResponse)
-def product_page(request: Request, session: DbSession, slug: str) -> HTMLResponse:
-    product = service.get_product(session, slug)
+async def product_page(request: Request, slug: str) -> HTMLResponse:
+    with read_session(request) as session:
+        product = service.get_product(session, slug, memo(request))
     return public_page(request, "product.html", product=product)
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search_page(
+async def search_page(
     request: Request,
-    session: DbSession,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
     page: PageNumber = 1,
 ) -> HTMLResponse:
-    vocabulary: VocabularyCache = request.app.state.vocabulary
-    results = service.search_products(session, vocabulary, q, page)
+    with read_session(request) as session:
+        results = service.search_products(session, q, page, memo=memo(request))
     return public_page(request, "search.html", results=results)

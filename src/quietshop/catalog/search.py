@@ -8,13 +8,11 @@ just words (or nothing).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from quietshop.catalog.models import CatalogState, Product
 from quietshop.catalog.spelling import Vocabulary, words_of
 
 MAX_QUERY_CHARS = 200
@@ -39,29 +37,6 @@ def plan_query(raw: str, vocabulary: Vocabulary) -> QueryPlan:
     words = words_of(cleaned)[:MAX_WORDS]
     fixed = tuple(vocabulary.correct(word) for word in words)
     return QueryPlan(original=cleaned, words=fixed, corrected=fixed != tuple(words))
-
-
-class VocabularyCache:
-    """The catalog's words, rebuilt when the catalog version changes. One per app."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._version = -1
-        self._vocabulary = Vocabulary(())
-
-    def get(self, session: Session) -> Vocabulary:
-        version = session.execute(select(CatalogState.version)).scalar() or 0
-        if version != self._version:
-            with self._lock:
-                if version != self._version:
-                    rows = session.execute(
-                        select(Product.name, Product.brand, Product.search_text).where(
-                            Product.active.is_(True)
-                        )
-                    ).all()
-                    self._vocabulary = Vocabulary(" ".join(row) for row in rows)
-                    self._version = version
-        return self._vocabulary
 
 
 def _fts5_expression(words: tuple[str, ...], joiner: str) -> str:

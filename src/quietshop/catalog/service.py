@@ -6,16 +6,18 @@ Plain Python over a database session; nothing here knows about HTTP.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from quietshop.catalog import search
+from quietshop.catalog import queries, search
+from quietshop.catalog.memo import CatalogMemo, CategoryTree, load_category_tree, load_vocabulary
 from quietshop.catalog.models import CatalogState, Category, Product, ProductVariant
+from quietshop.catalog.queries import SUMMARY_WIDTH
 from quietshop.catalog.schemas import (
     CategoryOut,
     Money,
@@ -36,7 +38,7 @@ MAX_PRICE_CENTS = 100_000_000  # one million in the shop currency: a filter abov
 
 
 def catalog_version(session: Session) -> int:
-    version = session.execute(select(CatalogState.version).where(CatalogState.id == 1)).scalar()
+    version = session.connection().execute(queries.CATALOG_VERSION).scalar()
     return int(version or 0)
 
 
@@ -52,60 +54,27 @@ def bump_catalog_version(session: Session) -> None:
 # ---------------------------------------------------------------- categories
 
 
-def category_tree(session: Session) -> list[CategoryOut]:
+def _tree(session: Session, memo: CatalogMemo | None) -> CategoryTree:
+    return memo.category_tree(session) if memo is not None else load_category_tree(session)
+
+
+def category_tree(session: Session, memo: CatalogMemo | None = None) -> list[CategoryOut]:
     """Top-level categories with their children, in shop order."""
-    rows = session.execute(
-        select(
-            Category.id, Category.parent_id, Category.slug, Category.name, Category.description
-        ).order_by(Category.position, Category.name)
-    ).all()
-    by_parent: dict[int | None, list[Any]] = {}
-    slug_of = {row.id: row.slug for row in rows}
-    for row in rows:
-        by_parent.setdefault(row.parent_id, []).append(row)
-
-    def build(row: Any) -> CategoryOut:
-        return CategoryOut(
-            slug=row.slug,
-            name=row.name,
-            description=row.description,
-            parent_slug=slug_of.get(row.parent_id) if row.parent_id else None,
-            children=[build(child) for child in by_parent.get(row.id, [])],
-        )
-
-    return [build(row) for row in by_parent.get(None, [])]
+    return _tree(session, memo).roots
 
 
-def _walk(tree: list[CategoryOut], trail: list[CategoryOut]) -> Iterator[list[CategoryOut]]:
-    for node in tree:
-        path = [*trail, node]
-        yield path
-        yield from _walk(node.children, path)
-
-
-def category_path(session: Session, slug: str) -> list[CategoryOut]:
+def category_path(
+    session: Session, slug: str, memo: CatalogMemo | None = None
+) -> list[CategoryOut]:
     """From the top-level category down to ``slug`` (for breadcrumbs)."""
-    for path in _walk(category_tree(session), []):
-        if path[-1].slug == slug:
-            return path
-    raise NotFound("category")
-
-
-def get_category(session: Session, slug: str) -> CategoryOut:
-    return category_path(session, slug)[-1]
-
-
-def _category_ids(session: Session, slug: str) -> list[int]:
-    """The category and its descendants: a listing of a parent shows its children's products."""
-    rows = session.execute(select(Category.id, Category.parent_id, Category.slug)).all()
-    root = next((row.id for row in rows if row.slug == slug), None)
-    if root is None:
+    path = _tree(session, memo).paths.get(slug)
+    if path is None:
         raise NotFound("category")
-    ids, frontier = [root], [root]
-    while frontier:
-        frontier = [row.id for row in rows if row.parent_id in frontier]
-        ids.extend(frontier)
-    return ids
+    return path
+
+
+def get_category(session: Session, slug: str, memo: CatalogMemo | None = None) -> CategoryOut:
+    return category_path(session, slug, memo)[-1]
 
 
 # ---------------------------------------------------------------- listings
@@ -120,6 +89,8 @@ class ListingQuery:
     sort: SortOrder = SortOrder.price_asc
     page: int = 1
     page_size: int = 24
+    # A shelf of a few products (the home page) needs no count of everything that matches.
+    with_total: bool = True
 
     def validate(self) -> None:
         if self.page < 1:
@@ -137,34 +108,6 @@ class ListingQuery:
             raise InvalidInput("price_min", "must not be above price_max")
 
 
-_SUMMARY_COLUMNS = (
-    Product.sku,
-    Product.slug,
-    Product.name,
-    Product.brand,
-    Category.slug.label("category_slug"),
-    Product.price_cents,
-    Product.was_price_cents,
-    Product.currency,
-    Product.stock,
-    Product.image_file,
-    Product.image_alt,
-    Product.created_at,
-    select(func.count(ProductVariant.id))
-    .where(ProductVariant.product_id == Product.id)
-    .correlate(Product)
-    .scalar_subquery()
-    .label("variant_count"),
-)
-
-_ORDERINGS = {
-    SortOrder.price_asc: (Product.price_cents.asc(), Product.name.asc(), Product.id.asc()),
-    SortOrder.price_desc: (Product.price_cents.desc(), Product.name.asc(), Product.id.asc()),
-    SortOrder.newest: (Product.created_at.desc(), Product.id.desc()),
-    SortOrder.name: (Product.name.asc(), Product.id.asc()),
-}
-
-
 def image_url(image_file: str | None) -> str | None:
     return f"/images/{image_file}" if image_file else None
 
@@ -173,48 +116,69 @@ def _money(cents: int | None, currency: str) -> Money | None:
     return None if cents is None else Money(cents=cents, currency=currency)
 
 
-def _summary(row: Row[Any]) -> ProductSummary:
-    return ProductSummary(
-        sku=row.sku,
-        slug=row.slug,
-        name=row.name,
-        brand=row.brand,
-        category_slug=row.category_slug,
-        price=Money(cents=row.price_cents, currency=row.currency),
-        was_price=_money(row.was_price_cents, row.currency),
-        in_stock=row.stock > 0,
-        image_url=image_url(row.image_file),
-        image_alt=row.image_alt,
-        variant_count=row.variant_count,
-        created_at=row.created_at,
-    )
+def _summary_fields(row: Any) -> dict[str, Any]:
+    """A listing's view of a row that starts with ``queries.SUMMARY_COLUMNS``.
+
+    The row is unpacked by position: reading thirteen attributes by name cost more than
+    building the models."""
+    (
+        sku, slug, name, brand, category_slug, price_cents, was_price_cents,
+        currency, stock, image_file, image_alt, created_at, variant_count,
+    ) = row[:SUMMARY_WIDTH]  # fmt: skip
+    return {
+        "sku": sku,
+        "slug": slug,
+        "name": name,
+        "brand": brand,
+        "category_slug": category_slug,
+        "price": Money(cents=price_cents, currency=currency),
+        "was_price": None
+        if was_price_cents is None
+        else Money(cents=was_price_cents, currency=currency),
+        "in_stock": stock > 0,
+        "image_url": image_url(image_file),
+        "image_alt": image_alt,
+        "variant_count": variant_count,
+        "created_at": created_at,
+    }
+
+
+def _summary(row: Any) -> ProductSummary:
+    return ProductSummary(**_summary_fields(row))
 
 
 def _page_count(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
-def list_products(session: Session, query: ListingQuery) -> ProductPage:
+def list_products(
+    session: Session, query: ListingQuery, memo: CatalogMemo | None = None
+) -> ProductPage:
     """A page of active products, filtered and sorted; past the last page it is empty."""
     query.validate()
-    conditions: list[Any] = [Product.active.is_(True)]
-    if query.category:
-        conditions.append(Product.category_id.in_(_category_ids(session, query.category)))
-    if query.price_min is not None:
-        conditions.append(Product.price_cents >= query.price_min)
-    if query.price_max is not None:
-        conditions.append(Product.price_cents <= query.price_max)
-    if query.in_stock:
-        conditions.append(Product.stock > 0)
-    total = session.execute(select(func.count(Product.id)).where(*conditions)).scalar_one()
-    rows = session.execute(
-        select(*_SUMMARY_COLUMNS)
-        .join(Category, Category.id == Product.category_id)
-        .where(*conditions)
-        .order_by(*_ORDERINGS[query.sort])
-        .limit(query.page_size)
-        .offset((query.page - 1) * query.page_size)
-    ).all()
+    params: dict[str, Any] = {
+        "price_min": query.price_min,
+        "price_max": query.price_max,
+        "limit": query.page_size,
+        "offset": (query.page - 1) * query.page_size,
+    }
+    if query.category is not None:
+        ids = _tree(session, memo).ids_below.get(query.category)
+        if ids is None:
+            raise NotFound("category")
+        params["category_ids"] = ids
+    count, page = queries.listing(
+        query.category is not None,
+        query.price_min is not None,
+        query.price_max is not None,
+        query.in_stock,
+        query.sort,
+    )
+    connection = session.connection()
+    total = connection.execute(count, params).scalar_one() if query.with_total else -1
+    rows = connection.execute(page, params).all() if total else []
+    if not query.with_total:
+        total = len(rows)
     return ProductPage(
         items=[_summary(row) for row in rows],
         page=query.page,
@@ -224,51 +188,54 @@ def list_products(session: Session, query: ListingQuery) -> ProductPage:
     )
 
 
+@dataclass(frozen=True)
+class HomeShelves:
+    newest: list[ProductSummary]
+    cheapest: list[ProductSummary]
+
+
+def home_shelves(session: Session, memo: CatalogMemo | None = None, size: int = 8) -> HomeShelves:
+    """What the home page shows: the newest and the cheapest products one can buy now."""
+    newest = ListingQuery(sort=SortOrder.newest, in_stock=True, page_size=size, with_total=False)
+    cheapest = ListingQuery(in_stock=True, page_size=size, with_total=False)
+    return HomeShelves(
+        newest=list_products(session, newest, memo).items,
+        cheapest=list_products(session, cheapest, memo).items,
+    )
+
+
+def category_listing(
+    session: Session, query: ListingQuery, memo: CatalogMemo | None = None
+) -> tuple[list[CategoryOut], ProductPage]:
+    """A category page: the breadcrumb path to the category and one page of its products."""
+    if query.category is None:
+        raise InvalidInput("category", "a category listing needs a category")
+    return category_path(session, query.category, memo), list_products(session, query, memo)
+
+
 # ---------------------------------------------------------------- one product
 
 
-def get_product(session: Session, sku_or_slug: str) -> ProductDetail:
+def get_product(
+    session: Session, sku_or_slug: str, memo: CatalogMemo | None = None
+) -> ProductDetail:
     """An active product by its SKU, one of its variants' SKUs, or its slug."""
     # No product key holds control characters (and PostgreSQL refuses NUL in text).
     if not sku_or_slug or len(sku_or_slug) > 160 or not sku_or_slug.isprintable():
         raise NotFound("product")
-    variant_owner = (
-        select(ProductVariant.product_id).where(ProductVariant.sku == sku_or_slug).scalar_subquery()
-    )
-    row = session.execute(
-        select(
-            *_SUMMARY_COLUMNS,
-            Product.id,
-            Product.description,
-            Product.weight_grams,
-            Product.warranty_months,
-            Product.warranty_terms,
-        )
-        .join(Category, Category.id == Product.category_id)
-        .where(
-            Product.active.is_(True),
-            (Product.sku == sku_or_slug)
-            | (Product.slug == sku_or_slug)
-            | (Product.id == variant_owner),
-        )
-        .limit(1)
-    ).first()
-    if row is None:
+    connection = session.connection()
+    row = connection.execute(queries.PRODUCT_BY_KEY, {"key": sku_or_slug}).first()
+    if row is None or not row.active:
         raise NotFound("product")
-    variants = session.execute(
-        select(ProductVariant)
-        .where(ProductVariant.product_id == row.id)
-        .order_by(ProductVariant.position, ProductVariant.id)
-    ).scalars()
-    summary = _summary(row)
+    variants = connection.execute(queries.VARIANTS_OF_PRODUCT, {"product_id": row.id}).all()
     return ProductDetail(
-        **summary.model_dump(),
+        **_summary_fields(row),
         description=row.description,
         stock=row.stock,
         weight_grams=row.weight_grams,
         warranty_months=row.warranty_months,
         warranty_terms=row.warranty_terms,
-        category_path=category_path(session, row.category_slug),
+        category_path=category_path(session, row.category_slug, memo),
         variants=[
             VariantOut(
                 sku=v.sku,
@@ -290,14 +257,15 @@ def get_product(session: Session, sku_or_slug: str) -> ProductDetail:
 
 def search_products(
     session: Session,
-    vocabulary: search.VocabularyCache,
     text_query: str,
     page: int = 1,
     page_size: int = 24,
+    memo: CatalogMemo | None = None,
 ) -> SearchResults:
     """Ranked full-text search with prefix matching and typo correction."""
     ListingQuery(page=page, page_size=page_size).validate()
-    plan = search.plan_query(text_query, vocabulary.get(session))
+    vocabulary = memo.vocabulary(session) if memo is not None else load_vocabulary(session)
+    plan = search.plan_query(text_query, vocabulary)
     if not plan.words:
         return SearchResults(
             items=[],
@@ -310,14 +278,8 @@ def search_products(
             corrected=False,
         )
     ids, total = search.find_product_ids(session, plan.words, page, page_size)
-    rows_by_id = {
-        row.id: row
-        for row in session.execute(
-            select(Product.id, *_SUMMARY_COLUMNS)
-            .join(Category, Category.id == Product.category_id)
-            .where(Product.id.in_(ids))
-        ).all()
-    }
+    rows = session.connection().execute(queries.SUMMARIES_BY_ID, {"ids": ids}).all() if ids else []
+    rows_by_id = {row.id: row for row in rows}
     return SearchResults(
         items=[_summary(rows_by_id[i]) for i in ids if i in rows_by_id],
         page=page,
@@ -438,6 +400,7 @@ def create_product(session: Session, draft: ProductDraft) -> None:
         was_price_cents=cheapest.was_price_cents,
         currency=draft.currency,
         stock=sum(v.stock for v in draft.variants),
+        variant_count=len(draft.variants),
         weight_grams=cheapest.weight_grams,
         warranty_months=draft.warranty_months,
         warranty_terms=draft.warranty_terms,
@@ -494,11 +457,3 @@ def set_product_active(session: Session, sku: str, active: bool) -> None:
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("product")
     bump_catalog_version(session)
-
-
-def product_texts(session: Session) -> list[str]:
-    """Every searchable text of active products and categories, for the search vocabulary."""
-    rows = session.execute(
-        select(Product.name, Product.brand, Product.search_text).where(Product.active.is_(True))
-    ).all()
-    return [f"{row.name} {row.brand} {row.search_text}" for row in rows]

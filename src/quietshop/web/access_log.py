@@ -39,6 +39,8 @@ _MAX_LOGGED_PATH = 512
 
 def _quote(value: str) -> str:
     """A field between double quotes: no quote, backslash or control character survives."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return value  # the common case, without a pass over every character
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in value)
     return cleaned.replace("\\", "\\\\").replace('"', '\\"')
 

@@ -16,11 +16,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-T = TypeVar("T")
 MAX_ENTRIES = 4096
 MAX_KEY_LENGTH = 2048
 
@@ -192,23 +190,3 @@ async def _send_page(page: CachedPage, scope: Scope, send: Send) -> None:
     await send({"type": "http.response.start", "status": page.status, "headers": headers})
     body = b"" if scope["method"] == "HEAD" else page.body
     await send({"type": "http.response.body", "body": body})
-
-
-class VersionedValue(Generic[T]):
-    """A value derived from the catalog (the category menu), rebuilt when the version moves."""
-
-    def __init__(self, watch: CatalogVersionWatch, load: Callable[[], T]) -> None:
-        self._watch = watch
-        self._load = load
-        self._version = -1
-        self._value: T | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> T:
-        version = self._watch.current()
-        value = self._value
-        if version != self._version or value is None:
-            with self._lock:
-                value = self._load()
-                self._value, self._version = value, version
-        return value
