@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -33,7 +33,8 @@ PRIVATE_PREFIXES = (
 )
 # A segment with '@', a run of 6+ digits, or 16+ letters and digits without a hyphen (a token,
 # not a slug's word) could name a person.
-_REVEALING_SEGMENT = re.compile(r"@|%40|\d{6,}|[A-Za-z0-9_]{16,}")
+_REVEALING = re.compile(r"@|%40|\d{6,}|[A-Za-z0-9_]{16,}")
+_PRIVATE_PATH = re.compile("^(" + "|".join(re.escape(p) for p in PRIVATE_PREFIXES) + ")(?:/|$)")
 _MAX_LOGGED_PATH = 512
 
 
@@ -46,29 +47,37 @@ def _quote(value: str) -> str:
 
 
 def filtered_query(query_string: str) -> str:
+    if not query_string:
+        return ""
     pairs = parse_qsl(query_string, keep_blank_values=True)
     kept = [(k, v[:40]) for k, v in pairs if k in ALLOWED_QUERY_PARAMETERS]
     return urlencode(kept)
 
 
 def redact_path(path: str) -> str:
+    if _REVEALING.search(path) is None:
+        return path[:_MAX_LOGGED_PATH]  # the common case: one scan, nothing to hide
     segments = [
-        "{redacted}" if _REVEALING_SEGMENT.search(segment) else segment
-        for segment in path.split("/")
+        "{redacted}" if _REVEALING.search(segment) else segment for segment in path.split("/")
     ]
     return "/".join(segments)[:_MAX_LOGGED_PATH]
 
 
-def is_private(path: str, private_prefixes: Iterable[str] = PRIVATE_PREFIXES) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in private_prefixes)
+def _private_prefix(path: str) -> str | None:
+    match = _PRIVATE_PATH.match(path)
+    return match.group(1) if match else None
+
+
+def is_private(path: str) -> bool:
+    return _PRIVATE_PATH.match(path) is not None
 
 
 def loggable_target(path: str, query_string: str, route_template: str | None) -> str:
     """What the log may say of the request target."""
-    if is_private(path):
+    prefix = _private_prefix(path)
+    if prefix is not None:
         if route_template:
             return route_template
-        prefix = next(p for p in PRIVATE_PREFIXES if path == p or path.startswith(p + "/"))
         return prefix if path == prefix else prefix + "/{unmatched}"
     query = filtered_query(query_string)
     logged = redact_path(path)
@@ -94,6 +103,12 @@ def loggable_referrer(referrer: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{redact_path(path)}"
 
 
+@lru_cache(maxsize=4)
+def _timestamp(epoch_second: int) -> str:
+    """CLF time for one second; a busy server formats each second once, not per line."""
+    return datetime.fromtimestamp(epoch_second, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
 def format_line(
     *,
     client_ip: str,
@@ -106,7 +121,7 @@ def format_line(
     referrer: str,
     user_agent: str,
 ) -> str:
-    stamp = when.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    stamp = _timestamp(int(when.timestamp()))
     return (
         f'{client_ip} - - [{stamp}] "{_quote(method)} {_quote(target)} HTTP/{http_version}" '
         f'{status} {sent_bytes if sent_bytes else "-"} "{_quote(referrer)}" '

@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,10 @@ class CachedPage:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     etag: bytes
+
+    @cached_property
+    def headers_with_length(self) -> list[tuple[bytes, bytes]]:
+        return [*self.headers, (b"content-length", str(len(self.body)).encode())]
 
 
 class CatalogVersionWatch:
@@ -186,7 +191,8 @@ async def _send_page(page: CachedPage, scope: Scope, send: Send) -> None:
         await send({"type": "http.response.start", "status": 304, "headers": page.headers})
         await send({"type": "http.response.body", "body": b""})
         return
-    headers = [*page.headers, (b"content-length", str(len(page.body)).encode())]
-    await send({"type": "http.response.start", "status": page.status, "headers": headers})
+    await send(
+        {"type": "http.response.start", "status": page.status, "headers": page.headers_with_length}
+    )
     body = b"" if scope["method"] == "HEAD" else page.body
     await send({"type": "http.response.body", "body": body})
