@@ -282,15 +282,26 @@ def pool_timeout_chains(log: Path) -> list[tuple[str, ...]]:
     return chains
 
 
+SOURCE_FILES: dict[str, dict[str, str]] = {}  # fingerprint -> {path: sha256 of the file}
+
+
 def source_fingerprint() -> str:
     """What code a server runs: others edit src/ while we measure, so every start notes it."""
-    digest = hashlib.sha256()
+    files = {}
     for path in sorted((REPO_DIR / "src").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            digest.update(path.relative_to(REPO_DIR).as_posix().encode() + b"\0")
             with contextlib.suppress(OSError):
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+                files[path.relative_to(REPO_DIR).as_posix()] = hashlib.sha256(
+                    path.read_bytes()
+                ).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:12]
+    SOURCE_FILES.setdefault(fingerprint, files)
+    return fingerprint
+
+
+def changed_files(before: str, after: str) -> list[str]:
+    old, new = SOURCE_FILES.get(before, {}), SOURCE_FILES.get(after, {})
+    return sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
 
 
 def _raise_interrupt(signum: int, _: FrameType | None) -> None:
@@ -888,12 +899,16 @@ def _source_note(run: Run) -> list[str]:
             "",
         ]
     versions = ", ".join(f"v{i + 1} = `{code}`" for i, code in enumerate(run.sources))
-    return [
+    lines = [
         f"> **Warning: `src/` changed during this run** ({versions}): other people edited "
         "the application while it was measured, so rows marked with different versions "
         "measured different code and are not comparable. Re-run on a quiet tree.",
-        "",
     ]
+    for i in range(1, len(run.sources)):
+        files = changed_files(run.sources[i - 1], run.sources[i])
+        shown = ", ".join(f"`{f}`" for f in files[:8]) + (" ..." if len(files) > 8 else "")
+        lines.append(f"> v{i} → v{i + 1}: {shown}")
+    return [*lines, ""]
 
 
 def _src(run: Run, row: Row) -> str:

@@ -132,9 +132,7 @@ def _summary_fields(row: Any) -> dict[str, Any]:
         "brand": brand,
         "category_slug": category_slug,
         "price": Money(cents=price_cents, currency=currency),
-        "was_price": None
-        if was_price_cents is None
-        else Money(cents=was_price_cents, currency=currency),
+        "was_price": _money(was_price_cents, currency),
         "in_stock": stock > 0,
         "image_url": image_url(image_file),
         "image_alt": image_alt,
