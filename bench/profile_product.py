@@ -213,6 +213,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--path", help="default: the product page serve_bench.py measures")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--save", type=Path, help="also write the merged pstats data here")
     args = parser.parse_args()
 
     OUT_DIR.mkdir(exist_ok=True)
@@ -237,6 +238,9 @@ def main() -> int:
             print(f"  {statement[:160]}{'...' if len(statement) > 160 else ''}")
         stats = profile_all_threads(app, path, args.requests)
         report(stats, args.requests, args.top)
+        if args.save:
+            stats.dump_stats(args.save)
+            print(f"\nSaved the profile to {args.save} (python -m pstats {args.save})")
         if app.access_log is not None:
             app.access_log.close()
     finally:

@@ -903,11 +903,12 @@ def _source_note(run: Run) -> list[str]:
         f"> **Warning: `src/` changed during this run** ({versions}): other people edited "
         "the application while it was measured, so rows marked with different versions "
         "measured different code and are not comparable. Re-run on a quiet tree.",
+        ">",
     ]
     for i in range(1, len(run.sources)):
         files = changed_files(run.sources[i - 1], run.sources[i])
         shown = ", ".join(f"`{f}`" for f in files[:8]) + (" ..." if len(files) > 8 else "")
-        lines.append(f"> v{i} → v{i + 1}: {shown}")
+        lines.append(f"> - changed from v{i} to v{i + 1}: {shown}")
     return [*lines, ""]
 
 

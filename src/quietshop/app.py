@@ -116,6 +116,17 @@ def _fastapi(settings: Settings, access_log: AccessLogFile | None) -> FastAPI:
             access_log.close()
 
     return FastAPI(
+        # FastAPI's built-in OpenTelemetry would record every request (paths with search
+        # text, client addresses) and, with FASTAPI_OTEL_AUTO_CONFIGURE=true, export them
+        # to whatever the environment names: a third party (P2) and a log linked to
+        # nobody's consent (P5). Off, whatever the environment says.
+        telemetry={
+            "tracing": False,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+        },
         title=f"{settings.shop_name} API",
         version=__version__,
         description="The shop's public catalog. No cookies, no tracking.",

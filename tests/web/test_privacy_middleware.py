@@ -113,3 +113,17 @@ def test_private_answers_are_not_stored_and_public_ones_are(
     small_catalog(db)
     assert client.get("/api/v1/products/NOPE").headers["cache-control"] == "no-store"
     assert client.get("/categories/cables").headers["cache-control"] == "public, max-age=60"
+
+
+def test_framework_telemetry_stays_off_whatever_the_environment(
+    settings: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI's native OpenTelemetry would export request paths and client addresses.
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    app = build_app(settings, sessions)
+    config = app.fastapi._telemetry
+    assert not any(config[k] for k in ("tracing", "metrics", "logs", "auto_configure"))
+    assert app.fastapi._native_telemetry.enabled() is False
+    if app.access_log is not None:
+        app.access_log.close()
