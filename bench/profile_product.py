@@ -41,7 +41,7 @@ from quietshop.settings import Settings
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from serve_bench import OUT_DIR, prepare  # noqa: E402
+from catalog import OUT_DIR, prepare  # noqa: E402
 
 IDLE_WAIT = "{method 'poll' of 'select.epoll' objects}"
 

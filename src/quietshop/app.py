@@ -27,6 +27,7 @@ from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import CategoryOut
 from quietshop.db import make_engine, make_session_factory
 from quietshop.errors import InvalidInput, QuietshopError
+from quietshop.mail import pages as mail_pages
 from quietshop.privacy import pages as privacy_pages
 from quietshop.settings import Settings
 from quietshop.web.access_log import AccessLogFile
@@ -142,6 +143,7 @@ def _add_routes(api: FastAPI, settings: Settings) -> None:
     api.include_router(catalog_pages.router)
     api.include_router(catalog_api.router)
     api.include_router(privacy_pages.router)
+    api.include_router(mail_pages.router)
     api.mount("/static/swagger", CachedStaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
     api.mount("/static", CachedStaticFiles(directory=STATIC_DIR))
     api.mount("/images", CachedStaticFiles(directory=settings.images_dir, max_age=86400))

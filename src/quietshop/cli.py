@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from quietshop.db import make_engine, make_session_factory, transaction, upgrade_to_head
+from quietshop.mail.commands import mail_app, mailing_app
 from quietshop.settings import Settings
 
 app = typer.Typer(
@@ -17,6 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(mail_app, name="mail")
+app.add_typer(mailing_app, name="mailing")
 
 
 def _settings() -> Settings:
@@ -40,9 +43,60 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
 ) -> None:
     """Serve the shop over HTTPS (and redirect plain HTTP to it)."""
+    _serve_with_mail(_settings(), workers)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due, then stop.")] = False,
+) -> None:
+    """Send queued mail over SMTP until stopped (several may run at once)."""
+    import asyncio
+
+    from quietshop.mail.background import make_sender
+
+    settings = _settings()
+    sender = make_sender(
+        make_session_factory(make_engine(settings.resolved_database_url)), settings
+    )
+    if once:
+        summary = asyncio.run(sender.send_due(batch_size=1000))
+        console.print(f"sent {summary.sent}, to retry {summary.retried}, failed {summary.failed}")
+        return
+    console.print(f"Sending mail through {settings.smtp_host}:{settings.smtp_port}; Ctrl-C stops.")
+    stop = asyncio.Event()
+    try:
+        asyncio.run(sender.run(stop))
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
+def _serve_with_mail(settings: Settings, workers: int) -> None:
+    """The embedded default: the web server, the mail sender beside it, and for the demo a
+    local SMTP server whose captured mail `quietshop mail list` shows."""
+    from quietshop.mail.background import start_background_sender
+    from quietshop.mail.local_smtp import start_local_smtp
+    from quietshop.signing import signing_key
     from quietshop.web.serving import serve as run_server
 
-    run_server(_settings(), workers=workers)
+    signing_key(settings)  # create the key once, before the workers start
+    smtp = start_local_smtp(settings) if settings.local_smtp else None
+    if smtp is not None:
+        console.print(
+            f"Local mail server on 127.0.0.1:{settings.smtp_port}; "
+            f"mail lands in {settings.mail_dir} (quietshop mail list)"
+        )
+    sender = None
+    if settings.send_mail_in_process:
+        engine = make_engine(settings.resolved_database_url)
+        sender = start_background_sender(make_session_factory(engine), settings)
+    try:
+        run_server(settings, workers=workers)
+    finally:
+        if sender is not None:
+            sender.stop()
+        if smtp is not None:
+            smtp.stop()
 
 
 @app.command()
@@ -78,9 +132,7 @@ def demo(
         console.print("The demo catalog is already loaded; keeping it.")
     engine.dispose()
     if not no_serve:
-        from quietshop.web.serving import serve as run_server
-
-        run_server(settings, workers=workers)
+        _serve_with_mail(settings.model_copy(update={"local_smtp": True}), workers)
 
 
 def _progress() -> Progress:

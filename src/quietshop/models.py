@@ -2,8 +2,9 @@
 
 from quietshop.catalog import models as catalog_models
 from quietshop.db import Base
+from quietshop.mail import models as mail_models
 from quietshop.privacy import models as privacy_models
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "metadata", "privacy_models"]
+__all__ = ["catalog_models", "mail_models", "metadata", "privacy_models"]

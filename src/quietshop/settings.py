@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,25 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Seconds between checks of the shared catalog version."
     )
     page_cache_enabled: bool = Field(True, description="Keep public pages in memory.")
+    # Signs unsubscribe links; generated into data_dir/secret.key when empty.
+    secret_key: SecretStr = Field(SecretStr(""), description="At least 32 characters.")
+    # Mail (P4): the sender's SMTP server and the outbox rules.
+    mail_from: str = "Quietshop <shop@localhost>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(8025, ge=1, le=65535)
+    smtp_security: Literal["plain", "starttls", "tls"] = "plain"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout: float = Field(10.0, gt=0, le=300)
+    smtp_ca_file: Path | None = Field(None, description="Trust this CA for the SMTP server.")
+    mail_max_body_bytes: int = Field(256 * 1024, ge=1024)
+    mail_max_attempts: int = Field(8, ge=1, le=50)
+    mail_retry_base_seconds: float = Field(30.0, ge=0)
+    mail_claim_lease_seconds: float = Field(300.0, gt=0)
+    # The demo's local SMTP server, which keeps what it receives as a Maildir in data_dir/mail.
+    local_smtp: bool = False
+    # serve also runs the mail sender in-process (the embedded default).
+    send_mail_in_process: bool = True
     # Tests set this so a Set-Cookie raises instead of being stripped and logged.
     strict_privacy_guard: bool = False
     access_log_enabled: bool = True
@@ -51,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def access_log_path(self) -> Path:
         return self.log_dir / "access.log"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
 
     @property
     def tls_dir(self) -> Path:

@@ -27,6 +27,17 @@ def read_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def write_session(request: Request) -> Iterator[Session]:
+    """A session whose changes commit together when the block ends, or not at all.
+
+    Use it from plain ``def`` routes, which FastAPI runs in its thread pool: a write may
+    wait for a lock, and that wait must not stall the event loop."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    with factory() as session, session.begin():
+        yield session
+
+
 def templates(request: Request) -> Templates:
     return request.app.state.templates  # type: ignore[no-any-return]
 

@@ -1,0 +1,77 @@
+"""What each kind of mail says: its purpose, its subject, and its text and HTML templates.
+
+Every message carries the shop's name and postal address, and the customer number when
+the recipient is a customer (P9). No remote image, no pixel, no per-recipient link but
+the unsubscribe link of a mailing (P4); ``tests/mail/test_messages.py`` scans them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Kind:
+    purpose: str
+    subject: str  # a Jinja expression over the context
+
+
+KINDS: dict[str, Kind] = {
+    "order_received": Kind("order_update", "We received your order {{ order_number }}"),
+    "payment_problem": Kind("order_update", "Payment problem with order {{ order_number }}"),
+    "availability_problem": Kind("order_update", "An item in order {{ order_number }} is missing"),
+    "order_shipped": Kind("order_update", "Your order {{ order_number }} is on its way"),
+    "order_delivered": Kind("order_update", "Your order {{ order_number }} was delivered"),
+    "order_cancelled": Kind("order_update", "Your order {{ order_number }} was cancelled"),
+    "order_refunded": Kind("order_update", "A refund for order {{ order_number }}"),
+    "email_verification": Kind("account", "Please confirm your email address"),
+    "password_reset": Kind("account", "Reset your password"),
+    "email_change": Kind("account", "Confirm your new email address"),
+    "email_change_notice": Kind("account", "Your email address is being changed"),
+    "account_closed": Kind("account", "Your account is closed"),
+    "staff_notice": Kind("account", "{{ title }}"),
+    "policy_changed": Kind("policy_change", "Our privacy policy changed (version {{ version }})"),
+    "mailing": Kind("mailing", "{{ subject }}"),
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    purpose: str
+    subject: str
+    text: str
+    html: str
+
+
+class MailTemplates:
+    def __init__(self, shop_name: str, shop_address: str, base_url: str) -> None:
+        loader = FileSystemLoader(TEMPLATES_DIR)
+        common = {"shop_name": shop_name, "shop_address": shop_address, "base_url": base_url}
+        # Plain-text parts and subjects are not HTML: escaping would print "&amp;" to readers.
+        self._text = Environment(
+            loader=loader,
+            autoescape=False,  # noqa: S701
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        self._html = Environment(
+            loader=loader, autoescape=select_autoescape(["html"]), undefined=StrictUndefined
+        )
+        self._subject = Environment(autoescape=False, undefined=StrictUndefined)  # noqa: S701
+        for env in (self._text, self._html, self._subject):
+            env.globals.update(common)
+
+    def render(self, kind: str, context: dict[str, Any]) -> Rendered:
+        spec = KINDS[kind]
+        return Rendered(
+            purpose=spec.purpose,
+            subject=self._subject.from_string(spec.subject).render(context).strip(),
+            text=self._text.get_template(f"{kind}.txt").render(context),
+            html=self._html.get_template(f"{kind}.html").render(context),
+        )

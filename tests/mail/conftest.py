@@ -1,0 +1,38 @@
+"""Mail fixtures: settings pointing at a test SMTP port, and a way to queue messages."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+from quietshop.mail import service
+from quietshop.mail.models import OutboxMessage
+from quietshop.settings import Settings
+
+SECRET = "test-secret-key-0123456789-abcdefghij"
+
+
+@pytest.fixture
+def mail_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "secret_key": SecretStr(SECRET),
+            "smtp_timeout": 2.0,
+            "mail_retry_base_seconds": 30.0,
+            "mail_from": "Quietshop Test <shop@quietshop.test>",
+        }
+    )
+
+
+def queue_order_update(
+    db: Session, settings: Settings, to: str = "ann@example.org", number: str = "QS-1001"
+) -> OutboxMessage:
+    return service.queue_message(
+        db,
+        settings,
+        "order_shipped",
+        service.Recipient(to, "Ann Example", "123456782"),
+        {"order_number": number, "carrier": "Parcel Co", "tracking_number": "PC123"},
+        reference=number,
+    )
