@@ -34,8 +34,9 @@ def _postgres_schema() -> str:
     return f"qs_test_{worker}_{os.getpid()}"
 
 
-def _postgres_engine() -> Iterator[Engine]:
-    schema = _postgres_schema()
+def _postgres_engine(suffix: str = "") -> Iterator[Engine]:
+    """A migrated PostgreSQL schema of its own (dropped afterwards); skips without a server."""
+    schema = _postgres_schema() + suffix
     admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
     try:
         with admin.begin() as connection:
@@ -58,6 +59,18 @@ def _postgres_engine() -> Iterator[Engine]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=DIALECTS)
+def committing_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh database whose commits are real, for tests of concurrent workers.
+
+    The shared ``engine`` rolls every test back; work that several connections must see
+    needs its own database (SQLite file) or schema (PostgreSQL)."""
+    if request.param == "sqlite":
+        yield from _sqlite_engine(tmp_path)
+    else:
+        yield from _postgres_engine("_commit")
 
 
 def _sqlite_engine(directory: Path) -> Iterator[Engine]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -54,7 +53,7 @@ class Settings(BaseSettings):
     strict_privacy_guard: bool = False
     access_log_enabled: bool = True
 
-    @cached_property
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

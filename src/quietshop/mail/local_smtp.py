@@ -16,7 +16,8 @@ from quietshop.settings import Settings
 
 class MaildirHandler:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        # Maildir makes tmp/, new/ and cur/ only when it creates the folder itself.
+        directory.parent.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(directory, create=True)
         self._lock = threading.Lock()
 

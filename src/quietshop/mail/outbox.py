@@ -52,7 +52,7 @@ def claim_due(
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return list(
+    claimed = list(
         session.execute(
             select(OutboxMessage)
             .where(
@@ -63,6 +63,10 @@ def claim_due(
             .order_by(OutboxMessage.id)
         ).scalars()
     )
+    # End the read transaction: on SQLite, a transaction that read and then writes cannot
+    # wait for the lock (another writer moved the snapshot on) and fails at once.
+    session.commit()
+    return claimed
 
 
 def _mine(message_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
