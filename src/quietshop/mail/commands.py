@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,13 +36,15 @@ def list_mail(
         rows = session.execute(
             select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
         ).scalars()
-        table = Table("id", "status", "tries", "purpose", "to", "subject", "created (UTC)")
+        # One line a message, never wrapped, so the list greps and pipes well.
+        header = f"{'id':>6}  {'status':7}  {'tries':>5}  {'purpose':12}  {'created (UTC)':16}"
+        console.print(f"{header}  to / subject")
         for m in rows:
-            table.add_row(
-                str(m.id), m.status, str(m.attempts), m.purpose, m.recipient, m.subject,
-                m.created_at.strftime("%Y-%m-%d %H:%M"),
+            console.print(
+                f"{m.id:>6}  {m.status:7}  {m.attempts:>5}  {m.purpose:12}  "
+                f"{m.created_at:%Y-%m-%d %H:%M}  {m.recipient} / {m.subject}",
+                markup=False, highlight=False, soft_wrap=True,
             )  # fmt: skip
-    console.print(table)
     captured = captured_messages(settings)
     if captured:
         console.print(f"{len(captured)} message(s) captured in {settings.mail_dir}")
