@@ -74,3 +74,27 @@ def test_two_workers_deliver_each_message_once(
             ).all()
         )
     assert statuses == {"sent": MESSAGES}
+
+
+def test_the_sender_beside_the_web_server_delivers_and_stops(
+    committing_engine: Engine, mail_settings: Settings
+) -> None:
+    import time
+
+    from quietshop.mail.background import start_background_sender
+
+    sessions = make_session_factory(committing_engine)
+    with recording_smtp_server() as (port, server):
+        settings = mail_settings.model_copy(update={"smtp_port": port})
+        sender = start_background_sender(sessions, settings, idle_seconds=0.05)
+        with sessions() as session, session.begin():
+            service.queue_message(
+                session, settings, "order_delivered", service.Recipient("a@example.org"),
+                {"order_number": "QS-7"},
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sender.stop()
+    assert not sender.thread.is_alive()
+    assert [m["Subject"] for m in server.received] == ["Your order QS-7 was delivered"]
