@@ -20,13 +20,11 @@ from quietshop.catalog.models import CatalogState, Category, Product, ProductVar
 from quietshop.catalog.queries import SUMMARY_WIDTH
 from quietshop.catalog.schemas import (
     CategoryOut,
-    Money,
     ProductDetail,
     ProductPage,
     ProductSummary,
     SearchResults,
     SortOrder,
-    VariantOut,
 )
 from quietshop.db import utcnow
 from quietshop.errors import InvalidInput, NotFound
@@ -112,15 +110,17 @@ def image_url(image_file: str | None) -> str | None:
     return f"/images/{image_file}" if image_file else None
 
 
-def _money(cents: int | None, currency: str) -> Money | None:
-    return None if cents is None else Money(cents=cents, currency=currency)
+def _money_fields(cents: int | None, currency: str) -> dict[str, Any] | None:
+    return None if cents is None else {"cents": cents, "currency": currency}
 
 
 def _summary_fields(row: Any) -> dict[str, Any]:
-    """A listing's view of a row that starts with ``queries.SUMMARY_COLUMNS``.
+    """A listing's view of a row that starts with ``queries.SUMMARY_COLUMNS``, as plain data.
 
-    The row is unpacked by position: reading thirteen attributes by name cost more than
-    building the models."""
+    Rows are unpacked by position (reading thirteen attributes by name cost more than the
+    rest), and whole pages are validated in one ``model_validate`` call: pydantic-core
+    builds the nested models in one pass, three times faster here than calling each
+    model's constructor (and ``model_construct``, written in Python, is slower still)."""
     (
         sku, slug, name, brand, category_slug, price_cents, was_price_cents,
         currency, stock, image_file, image_alt, created_at, variant_count,
@@ -131,18 +131,14 @@ def _summary_fields(row: Any) -> dict[str, Any]:
         "name": name,
         "brand": brand,
         "category_slug": category_slug,
-        "price": Money(cents=price_cents, currency=currency),
-        "was_price": _money(was_price_cents, currency),
+        "price": {"cents": price_cents, "currency": currency},
+        "was_price": _money_fields(was_price_cents, currency),
         "in_stock": stock > 0,
         "image_url": image_url(image_file),
         "image_alt": image_alt,
         "variant_count": variant_count,
         "created_at": created_at,
     }
-
-
-def _summary(row: Any) -> ProductSummary:
-    return ProductSummary(**_summary_fields(row))
 
 
 def _page_count(total: int, page_size: int) -> int:
@@ -177,12 +173,14 @@ def list_products(
     rows = connection.execute(page, params).all() if total else []
     if not query.with_total:
         total = len(rows)
-    return ProductPage(
-        items=[_summary(row) for row in rows],
-        page=query.page,
-        page_size=query.page_size,
-        total=total,
-        pages=_page_count(total, query.page_size),
+    return ProductPage.model_validate(
+        {
+            "items": [_summary_fields(row) for row in rows],
+            "page": query.page,
+            "page_size": query.page_size,
+            "total": total,
+            "pages": _page_count(total, query.page_size),
+        }
     )
 
 
@@ -226,27 +224,32 @@ def get_product(
     if row is None or not row.active:
         raise NotFound("product")
     variants = connection.execute(queries.VARIANTS_OF_PRODUCT, {"product_id": row.id}).all()
-    return ProductDetail(
-        **_summary_fields(row),
-        description=row.description,
-        stock=row.stock,
-        weight_grams=row.weight_grams,
-        warranty_months=row.warranty_months,
-        warranty_terms=row.warranty_terms,
-        category_path=category_path(session, row.category_slug, memo),
-        variants=[
-            VariantOut(
-                sku=v.sku,
-                label=v.label,
-                options=v.options,
-                price=Money(cents=v.price_cents, currency=row.currency),
-                was_price=_money(v.was_price_cents, row.currency),
-                stock=v.stock,
-                in_stock=v.stock > 0,
-                weight_grams=v.weight_grams,
-            )
-            for v in variants
-        ],
+    currency = row.currency
+    return ProductDetail.model_validate(
+        {
+            **_summary_fields(row),
+            "description": row.description,
+            "stock": row.stock,
+            "weight_grams": row.weight_grams,
+            "warranty_months": row.warranty_months,
+            "warranty_terms": row.warranty_terms,
+            "category_path": category_path(session, row.category_slug, memo),
+            "variants": [
+                {
+                    "sku": sku,
+                    "label": label,
+                    "options": options,
+                    "price": {"cents": price_cents, "currency": currency},
+                    "was_price": _money_fields(was_price_cents, currency),
+                    "stock": stock,
+                    "in_stock": stock > 0,
+                    "weight_grams": weight_grams,
+                }
+                for (sku, label, options, price_cents, was_price_cents, stock, weight_grams) in (
+                    variants
+                )
+            ],
+        }
     )
 
 
@@ -278,15 +281,17 @@ def search_products(
     ids, total = search.find_product_ids(session, plan.words, page, page_size)
     rows = session.connection().execute(queries.SUMMARIES_BY_ID, {"ids": ids}).all() if ids else []
     rows_by_id = {row.id: row for row in rows}
-    return SearchResults(
-        items=[_summary(rows_by_id[i]) for i in ids if i in rows_by_id],
-        page=page,
-        page_size=page_size,
-        total=total,
-        pages=_page_count(total, page_size),
-        query=plan.original,
-        searched_for=" ".join(plan.words),
-        corrected=plan.corrected,
+    return SearchResults.model_validate(
+        {
+            "items": [_summary_fields(rows_by_id[i]) for i in ids if i in rows_by_id],
+            "page": page,
+            "page_size": page_size,
+            "total": total,
+            "pages": _page_count(total, page_size),
+            "query": plan.original,
+            "searched_for": " ".join(plan.words),
+            "corrected": plan.corrected,
+        }
     )
 
 
