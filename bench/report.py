@@ -72,7 +72,24 @@ def report(run: Run) -> str:
     lines += _stalls(run)
     lines += _latency_table(run)
     lines += _goals(run)
+    lines += _mail_section()
     return "\n".join(lines) + "\n"
+
+
+MAIL_RESULTS = Path(__file__).resolve().parent / "results-mail.md"
+
+
+def _mail_section() -> list[str]:
+    """The latest `bench/mail_bench.py` figures, so results.md holds every number."""
+    if not MAIL_RESULTS.exists():
+        return []
+    body = MAIL_RESULTS.read_text(encoding="utf-8").splitlines()
+    return [
+        "",
+        "## Mail throughput (from `bench/mail_bench.py`, `bench/results-mail.md`)",
+        "",
+        *body[1:],
+    ]
 
 
 def _title(run: Run) -> list[str]:
