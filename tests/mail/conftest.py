@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
@@ -36,3 +39,11 @@ def queue_order_update(
         {"order_number": number, "carrier": "Parcel Co", "tracking_number": "PC123"},
         reference=number,
     )
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each mail test, so an unclosed socket is reported by the test that
+    leaked it rather than by whichever test runs when the collector happens to run."""
+    yield
+    gc.collect()

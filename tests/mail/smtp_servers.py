@@ -76,20 +76,25 @@ def raw_server(greeting: bytes | None, answer: bytes | None) -> Iterator[int]:
             except TimeoutError:
                 continue
             connections.append(conn)
+            with conn:
+                talk(conn)
+
+    def talk(conn: socket.socket) -> None:
+        conn.settimeout(0.2)
+        try:
             if greeting is not None:
                 conn.sendall(greeting)
-            conn.settimeout(0.2)
             while not stop.is_set():
                 try:
                     data = conn.recv(4096)
                 except TimeoutError:
                     continue
-                except OSError:
-                    break
                 if not data:
-                    break
+                    return
                 if answer is not None:
                     conn.sendall(answer)
+        except OSError:
+            return  # the client hung up: that is what these servers are for
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

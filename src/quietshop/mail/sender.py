@@ -100,7 +100,11 @@ class SmtpTransport:
             password=s.smtp_password.get_secret_value() or None,
             local_hostname=socket.getfqdn() or "localhost",
         )
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()  # a failed greeting or handshake must not leak the socket
+            raise
         try:
             yield _AioSmtpConnection(client)
         finally:
