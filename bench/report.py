@@ -72,24 +72,23 @@ def report(run: Run) -> str:
     lines += _stalls(run)
     lines += _latency_table(run)
     lines += _goals(run)
-    lines += _mail_section()
+    lines += _extra_sections()
     return "\n".join(lines) + "\n"
 
 
-MAIL_RESULTS = Path(__file__).resolve().parent / "results-mail.md"
+EXTRA_RESULTS = ("results-mail.md", "results-accounts.md", "results-tokens.md")
 
 
-def _mail_section() -> list[str]:
-    """The latest `bench/mail_bench.py` figures, so results.md holds every number."""
-    if not MAIL_RESULTS.exists():
-        return []
-    body = MAIL_RESULTS.read_text(encoding="utf-8").splitlines()
-    return [
-        "",
-        "## Mail throughput (from `bench/mail_bench.py`, `bench/results-mail.md`)",
-        "",
-        *body[1:],
-    ]
+def _extra_sections() -> list[str]:
+    """The other benchmarks' latest figures, so results.md holds every number."""
+    lines: list[str] = []
+    for name in EXTRA_RESULTS:
+        path = Path(__file__).resolve().parent / name
+        if path.exists():
+            body = path.read_text(encoding="utf-8").splitlines()
+            title = body[0].lstrip("# ").strip() if body else name
+            lines += ["", f"## {title} (`bench/{name}`)", *body[1:]]
+    return lines
 
 
 def _title(run: Run) -> list[str]:

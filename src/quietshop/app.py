@@ -20,13 +20,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from quietshop import __version__
+from quietshop.accounts import api as accounts_api
+from quietshop.accounts import pages as accounts_pages
+from quietshop.accounts.signin import AttemptLimiter
 from quietshop.catalog import api as catalog_api
 from quietshop.catalog import pages as catalog_pages
 from quietshop.catalog import service as catalog_service
 from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import CategoryOut
-from quietshop.db import make_engine, make_session_factory
-from quietshop.errors import InvalidInput, QuietshopError
+from quietshop.db import make_engine, make_session_factory, utcnow
+from quietshop.errors import InvalidInput, QuietshopError, TooManyAttempts, Unauthorized
 from quietshop.mail import pages as mail_pages
 from quietshop.privacy import pages as privacy_pages
 from quietshop.settings import Settings
@@ -67,6 +70,10 @@ def build_app(
     api.state.settings = settings
     api.state.sessions = sessions
     api.state.catalog_memo = memo
+    api.state.clock = utcnow
+    api.state.sign_in_limiter = AttemptLimiter(
+        settings.sign_in_attempts_per_address, settings.sign_in_address_window_seconds
+    )
     api.state.templates = Templates(
         {
             "shop_name": settings.shop_name,
@@ -145,6 +152,8 @@ def _add_routes(api: FastAPI, settings: Settings) -> None:
         catalog_api.router,
         privacy_pages.router,
         mail_pages.router,
+        accounts_api.router,
+        accounts_pages.router,
     ):
         _add_flat(api, router)
     api.mount("/static/swagger", CachedStaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
@@ -250,6 +259,14 @@ def _add_error_handlers(api: FastAPI) -> None:
         if isinstance(exc, InvalidInput):
             detail = [{"field": exc.field, "message": exc.message}]
             return _error(request, 400, "invalid_parameter", detail)
+        if isinstance(exc, Unauthorized):
+            response = _error(request, 401, "unauthorized", exc.message)
+            response.headers["www-authenticate"] = "Bearer"
+            return response
+        if isinstance(exc, TooManyAttempts):
+            response = _error(request, 429, "too_many_attempts", str(exc))
+            response.headers["retry-after"] = str(exc.retry_after_seconds)
+            return response
         return _error(request, exc.status_code, "not_found", str(exc))
 
     @api.exception_handler(RequestValidationError)

@@ -26,3 +26,23 @@ class InvalidInput(QuietshopError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class Unauthorized(QuietshopError):
+    """No valid sign-in: the answer is 401 and the browser shows the sign-in form."""
+
+    status_code = 401
+
+    def __init__(self, message: str = "please sign in") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TooManyAttempts(QuietshopError):
+    """Too many tries from one place in a short time; nothing was checked."""
+
+    status_code = 429
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__("too many attempts; try again later")
+        self.retry_after_seconds = retry_after_seconds

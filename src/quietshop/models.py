@@ -1,5 +1,6 @@
 """Every domain's tables on one metadata, for Alembic and the drift check."""
 
+from quietshop.accounts import models as accounts_models
 from quietshop.catalog import models as catalog_models
 from quietshop.db import Base
 from quietshop.mail import models as mail_models
@@ -7,4 +8,4 @@ from quietshop.privacy import models as privacy_models
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "mail_models", "metadata", "privacy_models"]
+__all__ = ["accounts_models", "catalog_models", "mail_models", "metadata", "privacy_models"]

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     local_smtp: bool = False
     # serve also runs the mail sender in-process (the embedded default).
     send_mail_in_process: bool = True
+    # Customer sign-in (P7-like rules for customers, P8).
+    token_idle_minutes: float = Field(30, gt=0)
+    token_absolute_hours: float = Field(12, gt=0)
+    sign_in_max_failures: int = Field(10, ge=1)
+    sign_in_lock_minutes: float = Field(30, gt=0)
+    # Per client address, kept in memory only and never next to an account (P5).
+    sign_in_attempts_per_address: int = Field(30, ge=1)
+    sign_in_address_window_seconds: float = Field(600, gt=0)
     # Tests set this so a Set-Cookie raises instead of being stripped and logged.
     strict_privacy_guard: bool = False
     access_log_enabled: bool = True

@@ -191,6 +191,39 @@ def unsubscribe(session: Session, settings: Settings, token: str) -> None:
         session.flush()
 
 
+def forget_subscriber(session: Session, customer_number: str) -> None:
+    """Erase the address and name kept with the opt-in (the account is closing)."""
+    subscription = _subscription(session, customer_number)
+    if subscription is not None:
+        subscription.email = f"closed-{customer_number}@erased.invalid"
+        subscription.name, subscription.opted_in = "", False
+        session.flush()
+
+
+def export_for_customer(session: Session, customer_number: str) -> dict[str, Any]:
+    """The customer's mailing preference and every message queued or sent to them."""
+    subscription = _subscription(session, customer_number)
+    messages = session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.customer_number == customer_number)
+        .order_by(OutboxMessage.id)
+    ).scalars()
+    return {
+        "mailing_opt_in": bool(subscription and subscription.opted_in),
+        "messages": [
+            {
+                "sent_to": m.recipient,
+                "subject": m.subject,
+                "purpose": m.purpose,
+                "status": m.status,
+                "created_at": m.created_at.isoformat(),
+                "text": m.text_body,
+            }
+            for m in messages
+        ],
+    }
+
+
 # ---------------------------------------------------------------- mailings
 
 

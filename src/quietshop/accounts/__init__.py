@@ -1,0 +1,1 @@
+"""Customer accounts: registration, customer numbers, sign-in tokens, addresses, preferences."""

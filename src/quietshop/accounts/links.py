@@ -1,0 +1,73 @@
+"""Mailed single-use links: verify an address (24 h), reset a password (1 h), confirm a
+new address (24 h). Only the SHA-256 of a link's token is stored; a link works once, and a
+reset link also dies with any password change made after it was sent."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quietshop.accounts.models import Customer, OneTimeLink
+from quietshop.accounts.tokens import digest
+from quietshop.errors import InvalidInput
+
+LIFETIMES = {
+    "verify_email": timedelta(hours=24),
+    "reset_password": timedelta(hours=1),
+    "change_email": timedelta(hours=24),
+}
+PATHS = {
+    "verify_email": "/account/verify",
+    "reset_password": "/account/reset",
+    "change_email": "/account/confirm-email",
+}
+INVALID = "This link is not valid any more. It may have been used already or be too old."
+
+
+def create(
+    session: Session,
+    customer: Customer,
+    purpose: str,
+    base_url: str,
+    now: datetime,
+    new_email: str | None = None,
+) -> str:
+    """A new link's URL (to be mailed); the token is not kept."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        OneTimeLink(
+            customer_id=customer.id,
+            purpose=purpose,
+            token_hash=digest(token),
+            new_email=new_email,
+            created_at=now,
+            expires_at=now + LIFETIMES[purpose],
+        )
+    )
+    session.flush()
+    return f"{base_url}{PATHS[purpose]}?token={token}"
+
+
+def redeem(
+    session: Session, purpose: str, token: str, now: datetime
+) -> tuple[OneTimeLink, Customer]:
+    """Use a link once; InvalidInput (nothing changed) for a replayed, expired or forged one."""
+    if not token or len(token) > 100 or not token.isascii():
+        raise InvalidInput("token", INVALID)
+    row = session.execute(
+        select(OneTimeLink, Customer)
+        .join(Customer, Customer.id == OneTimeLink.customer_id)
+        .where(OneTimeLink.token_hash == digest(token), OneTimeLink.purpose == purpose)
+    ).first()
+    if row is None:
+        raise InvalidInput("token", INVALID)
+    link, customer = row
+    stale = purpose == "reset_password" and link.created_at < customer.password_changed_at
+    if link.used_at is not None or now >= link.expires_at or stale or customer.closed_at:
+        raise InvalidInput("token", INVALID)
+    link.used_at = now
+    session.flush()
+    return link, customer

@@ -1,0 +1,80 @@
+"""The account screens' HTML shells: sign in, register, the account itself, and the pages
+that mailed links open (verify an address, reset a password, confirm a new address).
+
+A shell holds no personal data and no token: its module script asks the JSON API for
+everything with the bearer token kept in ``sessionStorage`` (P1). A mailed link's one-time
+token stays in the address bar, where the script reads it and then removes it; it is never
+echoed into the page. The routes touch no database, so they are plain ``async`` functions
+and their answers are ``no-store`` (the privacy middleware adds it).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from quietshop.accounts.addresses import COUNTRIES
+from quietshop.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from quietshop.web.pages import private_page
+
+router = APIRouter(include_in_schema=False)
+
+# Names for the address form's country list; the codes are the ones the address book accepts.
+COUNTRY_NAMES = {
+    "AT": "Austria",
+    "AU": "Australia",
+    "BE": "Belgium",
+    "CA": "Canada",
+    "CH": "Switzerland",
+    "DE": "Germany",
+    "DK": "Denmark",
+    "ES": "Spain",
+    "FI": "Finland",
+    "FR": "France",
+    "GB": "United Kingdom",
+    "IE": "Ireland",
+    "IT": "Italy",
+    "NL": "Netherlands",
+    "NO": "Norway",
+    "NZ": "New Zealand",
+    "PT": "Portugal",
+    "SE": "Sweden",
+    "US": "United States",
+}
+COUNTRY_CHOICES = sorted(
+    ((code, COUNTRY_NAMES.get(code, code)) for code in COUNTRIES), key=lambda item: item[1]
+)
+PASSWORD_RULES = {"password_min": MIN_PASSWORD_LENGTH, "password_max": MAX_PASSWORD_LENGTH}
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account_screen(request: Request) -> HTMLResponse:
+    return private_page(
+        request, "account/account.html", countries=COUNTRY_CHOICES, **PASSWORD_RULES
+    )
+
+
+@router.get("/account/sign-in", response_class=HTMLResponse)
+async def sign_in_page(request: Request) -> HTMLResponse:
+    return private_page(request, "account/sign_in.html")
+
+
+@router.get("/account/register", response_class=HTMLResponse)
+async def register_page(request: Request) -> HTMLResponse:
+    return private_page(request, "account/register.html", **PASSWORD_RULES)
+
+
+@router.get("/account/verify", response_class=HTMLResponse)
+async def verify_page(request: Request) -> HTMLResponse:
+    return private_page(request, "account/verify.html")
+
+
+@router.get("/account/reset", response_class=HTMLResponse)
+async def reset_page(request: Request) -> HTMLResponse:
+    """With a mailed link's token: choose a new password; without: ask for a reset link."""
+    return private_page(request, "account/reset.html", **PASSWORD_RULES)
+
+
+@router.get("/account/confirm-email", response_class=HTMLResponse)
+async def confirm_email_page(request: Request) -> HTMLResponse:
+    return private_page(request, "account/confirm_email.html")

@@ -1,0 +1,89 @@
+"""Signing in: the same answer, in about the same time, for an unknown address and a wrong
+password; 10 failures lock an account for 30 minutes; and a per-address limit on attempts
+that lives in this process's memory only, never next to an account (P5)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quietshop.accounts import passwords, tokens
+from quietshop.accounts.models import Customer
+from quietshop.errors import TooManyAttempts
+from quietshop.settings import Settings
+
+FAILED = "The email address or the password is wrong, or the account is locked for a while."
+MAX_TRACKED_ADDRESSES = 100_000
+
+
+class AttemptLimiter:
+    """Sign-in attempts per client address in a sliding window; one per app, in memory."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, address: str, now: float | None = None) -> None:
+        """Count an attempt; TooManyAttempts once the address used up its window."""
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            attempts = self._attempts.setdefault(address, deque())
+            self._attempts.move_to_end(address)
+            while attempts and attempts[0] <= moment - self.window:
+                attempts.popleft()
+            if len(attempts) >= self.limit:
+                raise TooManyAttempts(int(attempts[0] + self.window - moment) + 1)
+            attempts.append(moment)
+            while len(self._attempts) > MAX_TRACKED_ADDRESSES:
+                self._attempts.popitem(last=False)
+
+
+def email_key(email: str) -> str:
+    return email.strip().casefold()
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """A token on success; otherwise ``failure`` says why, in words safe to show anyone."""
+
+    token: str | None
+    customer_number: str | None
+    failure: str | None = None
+
+
+def sign_in(
+    session: Session, settings: Settings, email: str, password: str, now: datetime
+) -> SignInResult:
+    """Check the password and record the outcome; the caller commits either way, so a
+    failure still counts towards the lock."""
+    customer = session.execute(
+        select(Customer).where(Customer.email_key == email_key(email), Customer.closed_at.is_(None))
+    ).scalar()
+    if customer is None:
+        passwords.verify_password(passwords.DUMMY_HASH, password)  # same time as a real check
+        return SignInResult(None, None, FAILED)
+    if customer.locked_until is not None and now < customer.locked_until:
+        passwords.verify_password(passwords.DUMMY_HASH, password)
+        return SignInResult(None, None, FAILED)
+    if not passwords.verify_password(customer.password_hash, password):
+        _count_failure(customer, settings, now)
+        return SignInResult(None, None, FAILED)
+    customer.failed_sign_ins, customer.locked_until = 0, None
+    if passwords.needs_rehash(customer.password_hash):
+        customer.password_hash = passwords.hash_password(password)
+    return SignInResult(tokens.issue(session, customer, settings, now), customer.customer_number)
+
+
+def _count_failure(customer: Customer, settings: Settings, now: datetime) -> None:
+    customer.failed_sign_ins += 1
+    if customer.failed_sign_ins >= settings.sign_in_max_failures:
+        customer.locked_until = now + timedelta(minutes=settings.sign_in_lock_minutes)
+        customer.failed_sign_ins = 0

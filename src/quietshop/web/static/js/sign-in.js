@@ -1,0 +1,7 @@
+// The sign-in page: the token is kept in this tab, then the account screen opens.
+
+import { wireSignInForm } from "./forms.js";
+
+wireSignInForm(document.querySelector("[data-sign-in-form]"), () => {
+  window.location.assign("/account");
+});

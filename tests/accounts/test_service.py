@@ -1,0 +1,396 @@
+"""Account rules without HTTP: registration, verification, sign-in, tokens, lockout,
+password reset, email change, addresses, export and closing — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from quietshop.accounts import addresses, service, signin, tokens
+from quietshop.accounts.models import Customer
+from quietshop.accounts.numbers import is_valid_customer_number
+from quietshop.errors import InvalidInput, NotFound, Unauthorized
+from quietshop.mail import service as mail
+from quietshop.mail.models import OutboxMessage
+from quietshop.settings import Settings
+from tests.accounts.factories import PASSWORD, T0, make_customer, token_for
+
+
+def mails_to(db: Session, address: str) -> list[OutboxMessage]:
+    return list(
+        db.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.recipient == address)
+            .order_by(OutboxMessage.id)
+        ).scalars()
+    )
+
+
+def link_in(message: OutboxMessage) -> str:
+    match = re.search(r"token=([A-Za-z0-9_\-]+)", message.text_body)
+    assert match is not None
+    return match.group(1)
+
+
+def customers(db: Session) -> int:
+    return db.execute(select(func.count(Customer.id))).scalar_one()
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_registration_gives_a_customer_number_and_a_verification_mail(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings, email="Ann@Example.org")
+    number = account.customer.customer_number
+    assert is_valid_customer_number(number)
+    (message,) = mails_to(db, "Ann@Example.org")
+    assert message.purpose == "account" and number in message.text_body
+    assert "https://shop.test/account/verify?token=" in message.text_body
+    assert account.customer.password_hash.startswith("$argon2id$")
+    assert mail.is_opted_in(db, number) is False  # unticked unless ticked
+
+
+def test_emails_are_unique_whatever_their_case(db: Session, account_settings: Settings) -> None:
+    make_customer(db, account_settings, email="ann@example.org")
+    with pytest.raises(InvalidInput) as error:
+        make_customer(db, account_settings, email="ANN@Example.ORG")
+    assert error.value.field == "email"
+    assert customers(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "password", "phone", "field"),
+    [
+        ("", "a@example.org", PASSWORD, "", "name"),
+        ("N" * 201, "a@example.org", PASSWORD, "", "name"),
+        ("Ann\r\nBcc: x@example.org", "a@example.org", PASSWORD, "", "name"),
+        ("Ann", "not-an-address", PASSWORD, "", "email"),
+        ("Ann", "a@example.org\r\nBcc: x@example.org", PASSWORD, "", "email"),
+        ("Ann", "a" * 250 + "@example.org", PASSWORD, "", "email"),
+        ("Ann", "a@example.org", "short", "", "password"),
+        ("Ann", "a@example.org", "x" * 129, "", "password"),
+        ("Ann", "a@example.org", "password1234", "", "password"),
+        ("Ann", "a@example.org", PASSWORD, "call me maybe", "phone"),
+    ],
+)
+def test_bad_registrations_name_the_field_and_write_nothing(
+    db: Session,
+    account_settings: Settings,
+    name: str,
+    email: str,
+    password: str,
+    phone: str,
+    field: str,
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        service.register(
+            db, account_settings, service.Registration(name, email, password, phone), T0
+        )
+    assert error.value.field == field
+    assert password not in error.value.message  # never echoed
+    assert customers(db) == 0 and db.execute(select(func.count(OutboxMessage.id))).scalar_one() == 0
+
+
+def test_the_mailing_opt_in_is_kept_by_the_mail_domain(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings, opt_in=True)
+    assert mail.is_opted_in(db, account.customer.customer_number)
+    service.set_mailing_preference(db, account.customer, False)
+    assert not mail.is_opted_in(db, account.customer.customer_number)
+
+
+def test_a_verification_link_works_once(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings)
+    token = link_in(mails_to(db, account.email)[0])
+    assert service.verify_email(db, token, T0 + timedelta(hours=1)).email_verified_at is not None
+    with pytest.raises(InvalidInput):
+        service.verify_email(db, token, T0 + timedelta(hours=2))  # replayed
+
+
+def test_an_old_verification_link_is_refused(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings)
+    token = link_in(mails_to(db, account.email)[0])
+    with pytest.raises(InvalidInput):
+        service.verify_email(db, token, T0 + timedelta(hours=25))
+    assert account.customer.email_verified_at is None
+
+
+def test_customer_service_checks_the_digit_before_looking(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings)
+    number = account.customer.customer_number
+    assert service.find_by_number(db, number).id == account.customer.id
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+    with pytest.raises(InvalidInput):
+        service.find_by_number(db, wrong)
+
+
+# ---------------------------------------------------------------- signing in
+
+
+def test_sign_in_and_the_same_failure_for_unknown_and_wrong(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings)
+    ok = signin.sign_in(db, account_settings, account.email.upper(), PASSWORD, T0)
+    assert ok.token is not None and len(ok.token) >= 43  # 256 bits, url-safe
+    wrong = signin.sign_in(db, account_settings, account.email, "wrong password!!", T0)
+    unknown = signin.sign_in(db, account_settings, "nobody@example.org", PASSWORD, T0)
+    assert wrong.token is None and unknown.token is None and wrong.failure == unknown.failure
+
+
+def test_tokens_are_stored_only_as_digests(db: Session, account_settings: Settings) -> None:
+    from quietshop.accounts.models import CustomerToken
+
+    account = make_customer(db, account_settings)
+    token = token_for(db, account_settings, account)
+    stored = db.execute(select(CustomerToken.token_hash)).scalar_one()
+    assert stored == tokens.digest(token) and token not in stored
+
+
+def test_idle_and_absolute_expiry(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings)
+    token = token_for(db, account_settings, account)
+    moment = T0
+    for _ in range(23):  # use it every 29 minutes: alive for 11 h 7 min
+        moment += timedelta(minutes=29)
+        assert tokens.authenticate(db, token, account_settings, moment).id == account.customer.id
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, token, account_settings, T0 + timedelta(hours=12))  # absolute
+    idle = token_for(db, account_settings, account)
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, idle, account_settings, T0 + timedelta(minutes=31))
+
+
+def test_sign_out_and_sign_out_everywhere(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings)
+    first, second, third = (token_for(db, account_settings, account) for _ in range(3))
+    tokens.revoke(db, first, T0)
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, first, account_settings, T0)
+    assert tokens.authenticate(db, second, account_settings, T0)
+    tokens.revoke_all(db, account.customer.id, T0)
+    for token in (second, third):
+        with pytest.raises(Unauthorized):
+            tokens.authenticate(db, token, account_settings, T0)
+
+
+def test_ten_failures_lock_the_account_for_thirty_minutes(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings)
+    for _ in range(10):
+        assert (
+            signin.sign_in(db, account_settings, account.email, "wrong password!!", T0).token
+            is None
+        )
+    locked = signin.sign_in(
+        db, account_settings, account.email, PASSWORD, T0 + timedelta(minutes=29)
+    )
+    assert locked.token is None  # even the right password waits
+    later = signin.sign_in(
+        db, account_settings, account.email, PASSWORD, T0 + timedelta(minutes=31)
+    )
+    assert later.token is not None
+
+
+def test_the_per_address_limit_lives_in_memory() -> None:
+    from quietshop.errors import TooManyAttempts
+
+    limiter = signin.AttemptLimiter(limit=3, window_seconds=60)
+    for i in range(3):
+        limiter.check("203.0.113.7", now=float(i))
+    with pytest.raises(TooManyAttempts):
+        limiter.check("203.0.113.7", now=10.0)
+    limiter.check("198.51.100.1", now=10.0)  # another address is not affected
+    limiter.check("203.0.113.7", now=61.0)  # the window moved on
+
+
+# ---------------------------------------------------------------- passwords
+
+
+def test_changing_the_password_asks_the_old_one_and_ends_every_sign_in(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings)
+    token = token_for(db, account_settings, account)
+    with pytest.raises(InvalidInput) as error:
+        service.change_password(
+            db, account.customer, "not the password", "a new long passphrase", T0
+        )
+    assert error.value.field == "current_password"
+    service.change_password(db, account.customer, PASSWORD, "a new long passphrase", T0)
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, token, account_settings, T0)
+    assert signin.sign_in(db, account_settings, account.email, "a new long passphrase", T0).token
+
+
+def test_password_reset_by_mail(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings)
+    token = token_for(db, account_settings, account)
+    service.request_password_reset(db, account_settings, account.email, T0)
+    service.request_password_reset(db, account_settings, "nobody@example.org", T0)  # no error
+    reset = [m for m in mails_to(db, account.email) if "reset" in m.subject.lower()]
+    link = link_in(reset[0])
+    service.reset_password(db, link, "a brand new passphrase", T0 + timedelta(minutes=30))
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, token, account_settings, T0 + timedelta(minutes=30))
+    with pytest.raises(InvalidInput):
+        service.reset_password(db, link, "yet another passphrase", T0 + timedelta(minutes=31))
+
+
+def test_reset_links_die_after_an_hour_and_with_a_password_change(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings)
+    service.request_password_reset(db, account_settings, account.email, T0)
+    old_link = link_in(mails_to(db, account.email)[-1])
+    with pytest.raises(InvalidInput):
+        service.reset_password(db, old_link, "a brand new passphrase", T0 + timedelta(minutes=61))
+    service.request_password_reset(db, account_settings, account.email, T0 + timedelta(minutes=1))
+    link = link_in(mails_to(db, account.email)[-1])
+    service.change_password(
+        db, account.customer, PASSWORD, "changed meanwhile!!", T0 + timedelta(minutes=2)
+    )
+    with pytest.raises(InvalidInput):
+        service.reset_password(db, link, "a brand new passphrase", T0 + timedelta(minutes=3))
+
+
+# ---------------------------------------------------------------- email change, addresses
+
+
+def test_email_change_needs_the_new_address_to_confirm(
+    db: Session, account_settings: Settings
+) -> None:
+    account = make_customer(db, account_settings, email="old@example.org")
+    service.request_email_change(db, account_settings, account.customer, "new@example.org", T0)
+    notice = mails_to(db, "old@example.org")[-1]
+    assert "new@example.org" in notice.text_body
+    assert account.customer.email == "old@example.org"  # not until confirmed
+    service.confirm_email_change(db, link_in(mails_to(db, "new@example.org")[0]), T0)
+    assert account.customer.email == "new@example.org"
+    assert signin.sign_in(db, account_settings, "new@example.org", PASSWORD, T0).token
+
+
+def test_addresses_are_validated_per_country_and_private(
+    db: Session, account_settings: Settings
+) -> None:
+    ann = make_customer(db, account_settings).customer
+    bob = make_customer(db, account_settings, name="Bob").customer
+    good = addresses.AddressInput(
+        "shipping", "Ann", "1 Main St", "Springfield", "us", region="IL", postcode="62701"
+    )
+    address = addresses.add(db, ann, good)
+    assert address.country == "US"
+    for bad, field in [
+        (
+            addresses.AddressInput(
+                "shipping", "Ann", "1 Main St", "Springfield", "US", postcode="62701"
+            ),
+            "region",
+        ),
+        (
+            addresses.AddressInput(
+                "shipping", "Ann", "1 Main St", "Springfield", "US", region="IL", postcode="ABC"
+            ),
+            "postcode",
+        ),
+        (
+            addresses.AddressInput("shipping", "Ann", "", "Springfield", "DE", postcode="10115"),
+            "line1",
+        ),
+        (addresses.AddressInput("shipping", "Ann", "1 Main St", "Springfield", "XX"), "country"),
+        (
+            addresses.AddressInput(
+                "home", "Ann", "1 Main St", "Springfield", "DE", postcode="10115"
+            ),
+            "kind",
+        ),
+    ]:
+        with pytest.raises(InvalidInput) as error:
+            addresses.add(db, ann, bad)
+        assert error.value.field == field
+    with pytest.raises(NotFound):
+        addresses.get_for(db, bob, address.id)  # another customer's address is "not found"
+    with pytest.raises(NotFound):
+        addresses.delete(db, bob, address.id)
+
+
+# ---------------------------------------------------------------- export and closing
+
+
+def test_export_holds_every_personal_datum(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings, name="Ann Export", opt_in=True)
+    db.execute(select(Customer)).all()
+    service.update_profile(db, account.customer, None, "+1 555 0100")
+    addresses.add(
+        db,
+        account.customer,
+        addresses.AddressInput("billing", "Ann Export", "2 Side St", "Dublin", "IE"),
+    )
+    token_for(db, account_settings, account)
+    data = service.export_data(db, account.customer)
+    assert data["customer"]["name"] == "Ann Export" and data["customer"]["phone"] == "+1 555 0100"
+    assert data["customer"]["email"] == account.email
+    assert data["customer"]["password_hash"] == "stored only as an argon2id hash"
+    assert data["addresses"][0]["line1"] == "2 Side St"
+    assert len(data["sign_ins"]) == 1 and "token_hash" not in data["sign_ins"][0]
+    assert data["mail"]["mailing_opt_in"] is True and data["mail"]["messages"]
+    # Generated from the tables: every column of the customer row is there or explained.
+    assert set(data["customer"]) == {c.key for c in Customer.__table__.columns} - {
+        "email_key",
+        "token_hash",
+    }
+
+
+def test_closing_erases_and_signs_out(db: Session, account_settings: Settings) -> None:
+    account = make_customer(
+        db, account_settings, name="Ann Close", email="close@example.org", opt_in=True
+    )
+    token = token_for(db, account_settings, account)
+    addresses.add(
+        db,
+        account.customer,
+        addresses.AddressInput("billing", "Ann Close", "2 Side St", "Dublin", "IE"),
+    )
+    number = account.customer.customer_number
+    service.close_account(db, account_settings, account.customer, T0)
+    closed = db.get(Customer, account.customer.id)
+    assert closed is not None and closed.customer_number == number  # orders refer to it
+    assert (
+        "close@example.org" not in (closed.email, closed.email_key)
+        and closed.name == "Closed account"
+    )
+    assert addresses.list_for(db, closed) == []
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, token, account_settings, T0)
+    assert not mail.is_opted_in(db, number)
+    assert any("closed" in m.subject.lower() for m in mails_to(db, "close@example.org"))
+    assert signin.sign_in(db, account_settings, "close@example.org", PASSWORD, T0).token is None
+
+
+def test_unknown_email_and_wrong_password_take_about_as_long(
+    db: Session, account_settings: Settings
+) -> None:
+    """Both pay one argon2id verify; a missing account must not answer measurably faster."""
+    import statistics
+    import time
+
+    account = make_customer(db, account_settings)
+
+    def timed(email: str) -> float:
+        start = time.perf_counter()
+        signin.sign_in(db, account_settings, email, "wrong password!!", T0)
+        return time.perf_counter() - start
+
+    wrong = statistics.median(timed(account.email) for _ in range(5))
+    unknown = statistics.median(timed("nobody@example.org") for _ in range(5))
+    assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)

@@ -1,0 +1,272 @@
+"""A customer's account in a real browser: register, sign in, edit the profile, keep an
+address, download the data, sign out; and a mailed link that confirms the address.
+
+Throughout: no cookie anywhere (P1), the sign-in token only in sessionStorage and in the
+Authorization header, never in a URL, nothing requested from another origin (P2), and no
+Content Security Policy violation (the screens run without inline script or style).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    expect,
+    sync_playwright,
+)
+from sqlalchemy import select
+
+from quietshop.db import make_engine
+from quietshop.mail.models import OutboxMessage
+from quietshop.settings import Settings
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, RunningShop
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "quiet shops keep few secrets"
+TOKEN_KEY = "quietshop.token"
+# Set it to a folder to keep screenshots of the account screen for a look at the layout.
+SCREENSHOT_DIR = os.environ.get("QUIETSHOP_SCREENSHOT_DIR")
+
+
+@pytest.fixture(scope="module")
+def browser(running_shop: RunningShop) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Watch:
+    """Everything a tab asked for and was told, to check the promises at the end."""
+
+    context: BrowserContext
+    page: Page
+    base_url: str
+    requests: list[Request] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def session_token(self) -> str | None:
+        value: str | None = self.page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})")
+        return value
+
+    def check_no_cookie(self) -> None:
+        assert self.page.evaluate("document.cookie") == ""
+        assert self.context.cookies() == []
+
+    def check_promises(self, tokens: list[str]) -> None:
+        self.check_no_cookie()
+        assert self.page.evaluate("localStorage.length") == 0
+        origin = self.base_url + "/"
+        for request in self.requests:
+            assert request.url.startswith((origin, "blob:" + origin)), request.url
+            for token in tokens:
+                assert token not in request.url, request.url
+                assert token not in (request.headers.get("referer") or "")
+        for response in self.responses:
+            # `headers` leaves cookie headers out; all_headers() has every one.
+            assert "set-cookie" not in response.all_headers(), response.url
+        assert not [m for m in self.console_errors if "Content Security Policy" in m]
+        assert not self.page_errors
+
+
+@pytest.fixture
+def watch(browser: Browser, running_shop: RunningShop) -> Iterator[Watch]:
+    # Sign-in hashes with argon2id; on a machine busy with other tests an answer can take
+    # longer than expect()'s default 5 seconds.
+    expect.set_options(timeout=20_000)
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    seen = Watch(context, page, running_shop.base_url)
+    page.on("request", lambda request: seen.requests.append(request))
+    page.on("response", lambda response: seen.responses.append(response))
+    page.on("pageerror", lambda error: seen.page_errors.append(str(error)))
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            seen.console_errors.append(message.text)
+
+    page.on("console", console)
+    yield seen
+    context.close()
+    expect.set_options(timeout=5_000)  # playwright's default, for other modules
+
+
+def _email() -> str:
+    return f"ann-{uuid.uuid4().hex[:12]}@example.org"
+
+
+def _register_in_the_browser(watch: Watch, email: str) -> str:
+    page = watch.page
+    page.goto(watch.base_url + "/account/register")
+    page.get_by_label("Your name").fill("Ann Browser")
+    page.get_by_label("Email address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    assert not page.get_by_label("Occasional mailings").is_checked()
+    page.get_by_role("button", name="Create my account").click()
+    number = page.locator("[data-registered-panel] .customer-number")
+    expect(number).to_have_text(re.compile(r"^\d{4} \d{4} \d{2}$"))
+    watch.check_no_cookie()
+    assert watch.session_token() is None  # registering does not sign in
+    return number.inner_text()
+
+
+def _sign_in(page: Page, email: str, password: str) -> None:
+    form = page.locator("[data-sign-in-form]")
+    form.get_by_label("Email address", exact=True).fill(email)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def test_register_sign_in_edit_keep_an_address_and_sign_out(watch: Watch) -> None:
+    page, email = watch.page, _email()
+    number = _register_in_the_browser(watch, email)
+
+    page.get_by_role("link", name="Sign in", exact=True).last.click()
+    expect(page).to_have_url(watch.base_url + "/account/sign-in")
+    _sign_in(page, email, "not my password at all")
+    expect(page.locator("[data-form-message]")).to_contain_text("password is wrong")
+    assert watch.session_token() is None
+    _sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(watch.base_url + "/account")
+    expect(page.locator("[data-customer-number]")).to_have_text(number)
+    token = watch.session_token()
+    assert token and len(token) >= 22  # at least 128 random bits
+    watch.check_no_cookie()
+
+    # The profile: saved, and still there after a reload (the tab keeps its sign-in).
+    page.locator("#profile-name").fill("Ann Renamed")
+    page.get_by_role("button", name="Save my details").click()
+    expect(page.get_by_text("Your details are saved.")).to_be_visible()
+    page.reload()
+    expect(page.locator("#profile-name")).to_have_value("Ann Renamed")
+    assert watch.session_token() == token
+
+    # An address: a wrong postcode is named beside its field, then the address is kept.
+    form = page.locator("[data-address-form]")
+    form.get_by_label("Name").fill("Ann Renamed")
+    form.get_by_label("Street and number").fill("1 Main St")
+    form.get_by_label("City").fill("Springfield")
+    form.get_by_label("State, province or region").fill("IL")
+    form.get_by_label("Postcode").fill("ABC")
+    form.get_by_label("Country").select_option("US")
+    form.get_by_role("button", name="Add this address").click()
+    postcode = form.get_by_label("Postcode")
+    expect(postcode).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("[data-error-for='postcode']")).to_have_text(
+        "Postcode is not a valid postcode for US."
+    )
+    expect(postcode).to_be_focused()
+    postcode.fill("62701")
+    form.get_by_role("button", name="Add this address").click()
+    card = page.locator(".address-card")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("1 Main St")
+    expect(card).to_contain_text("United States")
+    expect(postcode).not_to_have_attribute("aria-invalid", "true")
+    if SCREENSHOT_DIR:
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / "account-screen.png"), full_page=True)
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / "account-top.png"))
+    page.set_viewport_size({"width": 375, "height": 740})  # a phone: nothing sticks out
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    if SCREENSHOT_DIR:
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / "account-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 720})
+
+    # Download my data: fetched with the header, saved from a Blob.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download my data").click()
+    download = download_info.value
+    assert download.suggested_filename == f"quietshop-{number.replace(' ', '')}.json"
+    exported = json.loads(Path(download.path()).read_text())
+    assert exported["customer"]["name"] == "Ann Renamed"
+    assert exported["addresses"][0]["postcode"] == "62701"
+
+    api_calls = [r for r in watch.requests if "/api/v1/account" in r.url]
+    assert api_calls and all(r.headers.get("authorization") == f"Bearer {token}" for r in api_calls)
+
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("heading", name="Please sign in")).to_be_visible()
+    expect(page.locator("[data-page-message]")).to_have_text("You are signed out.")
+    assert watch.session_token() is None
+    revoked = watch.context.request.get(
+        watch.base_url + "/api/v1/account", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert revoked.status == 401  # ended on the server too, not only forgotten
+
+    watch.check_promises([token])
+
+
+def _mailed_link(data_dir: Path, email: str, path: str) -> str:
+    """The link in the newest message to ``email``, read from the shop's outbox."""
+    engine = make_engine(Settings(data_dir=data_dir).resolved_database_url)
+    try:
+        with engine.connect() as connection:
+            body = connection.execute(
+                select(OutboxMessage.text_body)
+                .where(OutboxMessage.recipient == email)
+                .order_by(OutboxMessage.id.desc())
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    found = re.search(re.escape(path) + r"\?token=[A-Za-z0-9_-]+", body)
+    assert found, body
+    return found.group(0)
+
+
+def test_a_mailed_link_confirms_the_address_then_a_password_change_signs_out(
+    watch: Watch, running_shop: RunningShop
+) -> None:
+    page, email = watch.page, _email()
+    _register_in_the_browser(watch, email)
+    link = _mailed_link(running_shop.data_dir, email, "/account/verify")
+    link_token = link.split("token=")[1]
+
+    page.goto(watch.base_url + link)
+    expect(page.get_by_role("status").filter(has_text="confirmed")).to_have_text(
+        "Thank you: your email address is confirmed."
+    )
+    assert page.evaluate("location.href") == watch.base_url + "/account/verify"
+    assert link_token not in page.content()
+    verify_post = next(r for r in watch.requests if r.url.endswith("/api/v1/auth/verify-email"))
+    assert json.loads(verify_post.post_data or "{}") == {"token": link_token}
+
+    # The account screen without a sign-in shows the form in place, then the account.
+    page.get_by_role("link", name="Go to my account").click()
+    expect(page.get_by_role("heading", name="Please sign in")).to_be_visible()
+    _sign_in(page, email, PASSWORD)
+    expect(page.locator("[data-email-status]")).to_have_text("confirmed")
+    expect(page).to_have_url(watch.base_url + "/account")
+    token = watch.session_token()
+    assert token
+
+    # A new password ends every sign-in, this tab's too: the sign-in form comes back.
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change my password").click()
+    expect(page.get_by_role("heading", name="Please sign in")).to_be_visible()
+    assert watch.session_token() is None
+    _sign_in(page, email, NEW_PASSWORD)
+    expect(page.locator("[data-panel='account']")).to_be_visible()
+    expect(page.locator("[data-email]")).to_have_text(email)
+    new_token = watch.session_token()
+    assert new_token and new_token != token
+
+    watch.check_promises([token, new_token])
