@@ -49,9 +49,18 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Marks a connection whose transaction will write (see transaction()).
+WRITE_OPTIONS = {"quietshop_write": True}
+
+
 def _begin_sqlite(connection: Connection) -> None:
+    # A transaction that reads and then writes cannot wait for SQLite's write lock once
+    # another writer has committed meanwhile: it fails at once (SQLITE_BUSY_SNAPSHOT). So a
+    # writing transaction takes the lock at BEGIN, where busy_timeout makes it wait.
+    immediate = connection.get_execution_options().get("quietshop_write", False)
     # Straight to the driver: through exec_driver_sql this cost a read-only page 10 us.
-    connection.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+    driver = connection.connection.driver_connection
+    driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")  # type: ignore[union-attr]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -71,8 +80,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work commits together or not at all."""
+    """A session whose work commits together or not at all; on SQLite it holds the write
+    lock from its first statement, so reading before writing cannot fail under load."""
     with factory() as session, session.begin():
+        session.connection(execution_options=WRITE_OPTIONS)
         yield session
 
 

@@ -362,7 +362,7 @@ def test_closing_erases_and_signs_out(db: Session, account_settings: Settings) -
         addresses.AddressInput("billing", "Ann Close", "2 Side St", "Dublin", "IE"),
     )
     number = account.customer.customer_number
-    service.close_account(db, account_settings, account.customer, T0)
+    service.close_account(db, account_settings, account.customer, PASSWORD, T0)
     closed = db.get(Customer, account.customer.id)
     assert closed is not None and closed.customer_number == number  # orders refer to it
     assert (

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from quietshop.accounts import addresses, links, passwords, tokens
 from quietshop.accounts.models import Customer, CustomerToken
 from quietshop.accounts.numbers import new_customer_number, parse_customer_number
-from quietshop.accounts.signin import email_key
+from quietshop.accounts.signin import email_key, open_customer_by_email
 from quietshop.errors import InvalidInput, NotFound
 from quietshop.mail import service as mail
 from quietshop.settings import Settings
@@ -60,12 +60,17 @@ def _recipient(customer: Customer) -> mail.Recipient:
     return mail.Recipient(customer.email, customer.name, customer.customer_number)
 
 
+def _email_in_use(session: Session, email: str) -> bool:
+    taken = session.execute(select(Customer.id).where(Customer.email_key == email_key(email)))
+    return taken.first() is not None
+
+
 def register(session: Session, settings: Settings, data: Registration, now: datetime) -> Customer:
     """A new customer with a fresh customer number, and the verification mail queued."""
     name, email = _clean_name(data.name), _clean_email(data.email)
     phone = _clean_phone(data.phone)
     passwords.check_password_policy(data.password, email=email, name=name)
-    if session.execute(select(Customer.id).where(Customer.email_key == email_key(email))).first():
+    if _email_in_use(session, email):
         raise InvalidInput("email", "an account with this email address exists; sign in instead")
     customer = Customer(
         customer_number=_unused_customer_number(session),
@@ -165,9 +170,7 @@ def _set_password(session: Session, customer: Customer, new: str, now: datetime)
 
 def request_password_reset(session: Session, settings: Settings, email: str, now: datetime) -> None:
     """Mail a reset link if the address has an account; the caller answers the same either way."""
-    customer = session.execute(
-        select(Customer).where(Customer.email_key == email_key(email), Customer.closed_at.is_(None))
-    ).scalar()
+    customer = open_customer_by_email(session, email)
     if customer is None:
         return
     link = links.create(session, customer, "reset_password", settings.base_url, now)
@@ -185,10 +188,7 @@ def request_email_change(
 ) -> None:
     """A link to the new address confirms it; the old address is told."""
     new_email = _clean_email(new_email)
-    taken = session.execute(
-        select(Customer.id).where(Customer.email_key == email_key(new_email))
-    ).first()
-    if taken:
+    if _email_in_use(session, new_email):
         raise InvalidInput("email", "another account uses this address")
     link = links.create(session, customer, "change_email", settings.base_url, now, new_email)
     mail.queue_message(
@@ -204,9 +204,7 @@ def confirm_email_change(session: Session, token: str, now: datetime) -> Custome
     link, customer = links.redeem(session, "change_email", token, now)
     if link.new_email is None:
         raise InvalidInput("token", links.INVALID)
-    if session.execute(
-        select(Customer.id).where(Customer.email_key == email_key(link.new_email))
-    ).first():
+    if _email_in_use(session, link.new_email):
         raise InvalidInput("email", "another account uses this address now")
     customer.email, customer.email_key = link.new_email, email_key(link.new_email)
     customer.email_verified_at = now
@@ -253,9 +251,14 @@ def export_data(session: Session, customer: Customer) -> dict[str, Any]:
     }
 
 
-def close_account(session: Session, settings: Settings, customer: Customer, now: datetime) -> None:
+def close_account(
+    session: Session, settings: Settings, customer: Customer, password: str, now: datetime
+) -> None:
     """Erase personal data, keep the customer number (order records refer to it), end every
-    sign-in, stop mailings, and confirm by mail to the address being erased."""
+    sign-in, stop mailings, and confirm by mail to the address being erased. The password
+    confirms it is really the customer."""
+    if not passwords.verify_password(customer.password_hash, password):
+        raise InvalidInput("password", "is not your password")
     mail.queue_message(session, settings, "account_closed", _recipient(customer), {})
     mail.set_mailing_opt_in(session, customer.customer_number, customer.email, customer.name, False)
     mail.forget_subscriber(session, customer.customer_number)

@@ -57,6 +57,14 @@ class SignInResult:
     token: str | None
     customer_number: str | None
     failure: str | None = None
+    expires_at: datetime | None = None
+
+
+def open_customer_by_email(session: Session, email: str) -> Customer | None:
+    """The account (not closed) that uses this address, whatever its case."""
+    return session.execute(
+        select(Customer).where(Customer.email_key == email_key(email), Customer.closed_at.is_(None))
+    ).scalar()
 
 
 def sign_in(
@@ -64,9 +72,7 @@ def sign_in(
 ) -> SignInResult:
     """Check the password and record the outcome; the caller commits either way, so a
     failure still counts towards the lock."""
-    customer = session.execute(
-        select(Customer).where(Customer.email_key == email_key(email), Customer.closed_at.is_(None))
-    ).scalar()
+    customer = open_customer_by_email(session, email)
     if customer is None:
         passwords.verify_password(passwords.DUMMY_HASH, password)  # same time as a real check
         return SignInResult(None, None, FAILED)
@@ -79,7 +85,10 @@ def sign_in(
     customer.failed_sign_ins, customer.locked_until = 0, None
     if passwords.needs_rehash(customer.password_hash):
         customer.password_hash = passwords.hash_password(password)
-    return SignInResult(tokens.issue(session, customer, settings, now), customer.customer_number)
+    token = tokens.issue(session, customer, settings, now)
+    return SignInResult(
+        token, customer.customer_number, expires_at=tokens.absolute_expiry(settings, now)
+    )
 
 
 def _count_failure(customer: Customer, settings: Settings, now: datetime) -> None:

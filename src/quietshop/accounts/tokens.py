@@ -28,6 +28,10 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def absolute_expiry(settings: Settings, issued_at: datetime) -> datetime:
+    return issued_at + timedelta(hours=settings.token_absolute_hours)
+
+
 def issue(session: Session, customer: Customer, settings: Settings, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
@@ -36,7 +40,7 @@ def issue(session: Session, customer: Customer, settings: Settings, now: datetim
             token_hash=digest(token),
             created_at=now,
             last_used_at=now,
-            expires_at=now + timedelta(hours=settings.token_absolute_hours),
+            expires_at=absolute_expiry(settings, now),
         )
     )
     session.flush()

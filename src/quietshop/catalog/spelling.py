@@ -8,6 +8,7 @@ microseconds on a catalog vocabulary of thousands of words.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 
@@ -68,8 +69,6 @@ class Vocabulary:
         self._sorted = sorted(self.counts)
 
     def has_prefix(self, prefix: str) -> bool:
-        from bisect import bisect_left
-
         i = bisect_left(self._sorted, prefix)
         return i < len(self._sorted) and self._sorted[i].startswith(prefix)
 

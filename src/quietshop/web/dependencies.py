@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.db import transaction
 from quietshop.settings import Settings
 from quietshop.web.templating import Templates
 
@@ -34,7 +35,7 @@ def write_session(request: Request) -> Iterator[Session]:
     Use it from plain ``def`` routes, which FastAPI runs in its thread pool: a write may
     wait for a lock, and that wait must not stall the event loop."""
     factory: sessionmaker[Session] = request.app.state.sessions
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         yield session
 
 
