@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.app import AssembledApp, build_app
 from quietshop.db import make_engine, upgrade_to_head
 from quietshop.settings import Settings
+from tests.clock import MovableClock
 
 POSTGRES_URL = os.environ.get(
     "QUIETSHOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -116,6 +118,15 @@ def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghij"
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    """The test's clock, at tests.clock.T0; every app and service in the test reads it."""
+    return MovableClock()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -123,12 +134,16 @@ def settings(tmp_path: Path) -> Settings:
         strict_privacy_guard=True,
         catalog_version_check_interval=0,
         shop_name="Quietshop Test",
+        secret_key=SecretStr(TEST_SECRET_KEY),
+        public_base_url="https://shop.test",
     )
 
 
 @pytest.fixture
-def assembled(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[AssembledApp]:
-    app = build_app(settings, sessions)
+def assembled(
+    settings: Settings, sessions: sessionmaker[Session], clock: MovableClock
+) -> Iterator[AssembledApp]:
+    app = build_app(settings, sessions, clock=clock)
     yield app
     if app.access_log is not None:
         app.access_log.close()

@@ -1,7 +1,10 @@
-"""create_app(settings): assembles the domain routers and the cross-cutting middleware.
+"""build_app(settings): assembles the domains' routes and the cross-cutting middleware.
 
-The privacy middleware wraps everything, Starlette's own error handling included, so
-even a 500 carries the security headers and is logged without personal data.
+Each domain describes what it adds to the site in one ``DomainSite`` (``<domain>/routes.py``)
+and what it holds about a customer in ``SubjectRows`` (``<domain>/personal_data.py``);
+this module is the only one that knows every domain. The privacy middleware wraps
+everything, Starlette's own error handling included, so even a 500 carries the security
+headers and is logged without personal data.
 """
 
 from __future__ import annotations
@@ -15,31 +18,51 @@ import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from quietshop import __version__
-from quietshop.accounts import api as accounts_api
-from quietshop.accounts import pages as accounts_pages
-from quietshop.accounts.signin import AttemptLimiter
-from quietshop.catalog import api as catalog_api
-from quietshop.catalog import pages as catalog_pages
+from quietshop.accounts import personal_data as accounts_personal_data
+from quietshop.accounts import routes as accounts_routes
+from quietshop.catalog import routes as catalog_routes
 from quietshop.catalog import service as catalog_service
 from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import CategoryOut
-from quietshop.db import make_engine, make_session_factory, utcnow
-from quietshop.errors import InvalidInput, QuietshopError, TooManyAttempts, Unauthorized
-from quietshop.mail import pages as mail_pages
-from quietshop.privacy import pages as privacy_pages
-from quietshop.settings import Settings
-from quietshop.web.access_log import AccessLogFile
+from quietshop.clock import Clock, system_clock
+from quietshop.db import make_engine, make_session_factory
+from quietshop.errors import QuietshopError
+from quietshop.mail import personal_data as mail_personal_data
+from quietshop.mail import routes as mail_routes
+from quietshop.privacy import routes as privacy_routes
+from quietshop.privacy.personal_data import PersonalDataRegistry
+from quietshop.settings import Settings, load_settings
+from quietshop.web.access_log import AccessLogFile, LogPolicy
+from quietshop.web.body_limit import BodyLimitMiddleware
+from quietshop.web.limits import AttemptLimiter
 from quietshop.web.page_cache import CatalogVersionWatch, PageCache, PageCacheMiddleware
 from quietshop.web.privacy import PrivacyMiddleware
+from quietshop.web.routing import BEARER_SCHEME, DomainSite
+from quietshop.web.state import AppState, app_state
 from quietshop.web.static import STATIC_DIR, CachedStaticFiles
 from quietshop.web.templating import Templates
 
 API_PREFIX = "/api/"
+
+# In match order: the storefront pages, which most requests ask for, first.
+DOMAIN_SITES: tuple[DomainSite, ...] = (
+    catalog_routes.SITE,
+    privacy_routes.SITE,
+    mail_routes.SITE,
+    accounts_routes.SITE,
+)
+
+
+def personal_data_registry() -> PersonalDataRegistry:
+    """Every domain's share of a customer's data (export and erasure walk it)."""
+    return PersonalDataRegistry([*accounts_personal_data.ROWS, *mail_personal_data.ROWS])
 
 
 @dataclass
@@ -48,6 +71,7 @@ class AssembledApp:
 
     asgi: ASGIApp
     fastapi: FastAPI
+    state: AppState
     page_cache: PageCache | None
     access_log: AccessLogFile | None
 
@@ -56,7 +80,11 @@ class AssembledApp:
 
 
 def build_app(
-    settings: Settings, sessions: sessionmaker[Session] | None = None, *, page_cache: bool = True
+    settings: Settings,
+    sessions: sessionmaker[Session] | None = None,
+    *,
+    page_cache: bool = True,
+    clock: Clock = system_clock,
 ) -> AssembledApp:
     if sessions is None:
         sessions = make_session_factory(make_engine(settings.resolved_database_url))
@@ -67,33 +95,34 @@ def build_app(
     access_log = AccessLogFile(settings.access_log_path) if settings.access_log_enabled else None
 
     api = _fastapi(settings, access_log)
-    api.state.settings = settings
-    api.state.sessions = sessions
-    api.state.catalog_memo = memo
-    api.state.clock = utcnow
-    api.state.sign_in_limiter = AttemptLimiter(
-        settings.sign_in_attempts_per_address, settings.sign_in_address_window_seconds
+    state = AppState(
+        settings=settings,
+        sessions=sessions,
+        templates=_templates(settings, sessions, memo),
+        clock=clock,
+        limiter=AttemptLimiter(
+            settings.sign_in_attempts_per_address, settings.sign_in_address_window_seconds
+        ),
+        parts={CatalogMemo: memo, PersonalDataRegistry: personal_data_registry()},
     )
-    api.state.templates = Templates(
-        {
-            "shop_name": settings.shop_name,
-            "shop_address": settings.shop_postal_address,
-            "category_nav": lambda: _category_menu(sessions, memo),
-            "version": __version__,
-        }
-    )
+    api.state.quietshop = state
     _add_routes(api, settings)
     _add_error_handlers(api)
     _describe_errors_as_sent(api)
 
     cache = PageCache(watch) if page_cache else None
     asgi: ASGIApp = PageCacheMiddleware(api, cache)
+    asgi = BodyLimitMiddleware(asgi, settings.max_request_body_bytes, _body_limits())
     asgi = PrivacyMiddleware(
         asgi,
         strict=settings.strict_privacy_guard,
         write_log=access_log.write if access_log else None,
+        log_policy=log_policy(),
+        clock=clock,
     )
-    return AssembledApp(asgi=asgi, fastapi=api, page_cache=cache, access_log=access_log)
+    return AssembledApp(
+        asgi=asgi, fastapi=api, state=state, page_cache=cache, access_log=access_log
+    )
 
 
 def create_app(settings: Settings) -> AssembledApp:
@@ -102,7 +131,32 @@ def create_app(settings: Settings) -> AssembledApp:
 
 def app_from_environment() -> AssembledApp:
     """The factory `quietshop serve` hands to granian: settings from QUIETSHOP_* variables."""
-    return create_app(Settings())
+    return create_app(load_settings())
+
+
+def log_policy() -> LogPolicy:
+    """What the access log may keep, from what every domain declared."""
+    rules: dict[str, Any] = {}
+    for site in DOMAIN_SITES:
+        rules.update(site.logged_query)
+    prefixes = tuple(prefix for site in DOMAIN_SITES for prefix in site.private_prefixes)
+    return LogPolicy(private_prefixes=prefixes, query_rules=rules)
+
+
+def _body_limits() -> dict[str, int]:
+    return {prefix: limit for site in DOMAIN_SITES for prefix, limit in site.body_limits.items()}
+
+
+def _templates(settings: Settings, sessions: sessionmaker[Session], memo: CatalogMemo) -> Templates:
+    return Templates(
+        {
+            "shop_name": settings.shop_name,
+            "shop_address": settings.shop_postal_address,
+            "category_nav": lambda: _category_menu(sessions, memo),
+            "version": __version__,
+        },
+        {site.template_prefix: site.templates for site in DOMAIN_SITES if site.templates},
+    )
 
 
 def _read_catalog_version(sessions: sessionmaker[Session]) -> int:
@@ -137,7 +191,10 @@ def _fastapi(settings: Settings, access_log: AccessLogFile | None) -> FastAPI:
         },
         title=f"{settings.shop_name} API",
         version=__version__,
-        description="The shop's public catalog. No cookies, no tracking.",
+        description=(
+            "The shop's catalog and customer accounts. No cookies, no tracking: a signed-in "
+            "customer sends `Authorization: Bearer <token>` from POST /api/v1/auth/sign-in."
+        ),
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -146,17 +203,13 @@ def _fastapi(settings: Settings, access_log: AccessLogFile | None) -> FastAPI:
 
 
 def _add_routes(api: FastAPI, settings: Settings) -> None:
-    # Routes are matched in order: the storefront pages, which most requests ask for, first.
-    for router in (
-        catalog_pages.router,
-        catalog_api.router,
-        privacy_pages.router,
-        mail_pages.router,
-        accounts_api.router,
-        accounts_pages.router,
-    ):
-        _add_flat(api, router)
+    for site in DOMAIN_SITES:
+        for router in site.routers:
+            _add_flat(api, router)
     api.mount("/static/swagger", CachedStaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
+    for site in DOMAIN_SITES:
+        if site.static is not None:
+            api.mount(f"/static/{site.static_prefix}", CachedStaticFiles(directory=site.static))
     api.mount("/static", CachedStaticFiles(directory=STATIC_DIR))
     api.mount("/images", CachedStaticFiles(directory=settings.images_dir, max_age=86400))
 
@@ -169,7 +222,7 @@ def _add_routes(api: FastAPI, settings: Settings) -> None:
 
     @api.get("/api/docs", include_in_schema=False)
     async def api_docs(request: Request) -> HTMLResponse:
-        body = request.app.state.templates.render("api_docs.html")
+        body = app_state(request).templates.render("api_docs.html")
         return HTMLResponse(body, headers={"cache-control": "public, max-age=3600"})
 
 
@@ -178,11 +231,14 @@ def _add_flat(api: FastAPI, router: APIRouter) -> None:
 
     FastAPI 0.165's ``include_router`` keeps each router as a nested branch that is
     matched twice per request; its routes, already complete (prefix, response class),
-    match in a single pass at the top level. Measured: 87 -> 68 us for a trivial route.
-    The domain routers declare no router-level dependencies or lifespans for this to drop.
+    match in a single pass at the top level. Measured: 87 -> 68 us for a trivial route
+    (docs/decisions/0002-flat-routers.md). A router-level dependency, event or nested
+    router would be silently dropped, so they are refused.
     """
     if router.dependencies or router.on_startup or router.on_shutdown:
         raise ValueError("a flat-added router must not declare dependencies or events")
+    if not all(isinstance(route, APIRoute) for route in router.routes):
+        raise ValueError("a flat-added router holds plain routes only (no mounts, no routers)")
     api.router.routes.extend(router.routes)
 
 
@@ -212,62 +268,85 @@ ERROR_SCHEMA: dict[str, Any] = {
         },
     },
 }
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
 
 
 def _describe_errors_as_sent(api: FastAPI) -> None:
-    """Make the OpenAPI description say what the API really answers: 400 and 404 with our
-    error body, not FastAPI's default 422 validation error."""
+    """Make the OpenAPI description say what the API really answers: 400 (not FastAPI's
+    default 422) and 404 with our error body on every operation, 413 where a body is sent,
+    the 401/409/422/429 that routes declare themselves, and the bearer scheme."""
     default_openapi = api.openapi
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is not None:
             return api.openapi_schema
         schema = default_openapi()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
-            components.pop(name, None)
-        components["Error"] = ERROR_SCHEMA
-        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            schemas.pop(name, None)
+        schemas["Error"] = ERROR_SCHEMA
+        components["securitySchemes"] = {
+            BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description": "A sign-in token"}
+        }
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                responses.pop("422", None)
-                responses["400"] = {"description": "A parameter is invalid", "content": error}
-                responses["404"] = {"description": "Not found", "content": error}
+                _describe_operation(operation)
         api.openapi_schema = schema
         return schema
 
     api.openapi = openapi  # type: ignore[method-assign]
 
 
+def _describe_operation(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    default_422 = responses.get("422", {}).get("content", {}).get("application/json", {})
+    if default_422.get("schema", {}).get("$ref") == _VALIDATION_REF:
+        responses.pop("422")  # FastAPI's own; a route's declared 422 stays
+    responses.setdefault("400", {"description": "A parameter is invalid"})
+    responses.setdefault("404", {"description": "Not found"})
+    if "requestBody" in operation:
+        responses.setdefault("413", {"description": "The request body is too large"})
+    for code, response in responses.items():
+        if code.startswith("4"):
+            response["content"] = _ERROR_CONTENT
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def _error(request: Request, status: int, title: str, detail: Any) -> Response:
+def _error(
+    request: Request,
+    status: int,
+    code: str,
+    detail: Any,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if _wants_json(request):
-        return JSONResponse({"error": title, "detail": detail}, status_code=status)
-    body = request.app.state.templates.render(
-        "error.html", status=status, title=title, detail=detail, show_nav=status != 500
+        return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+    body = app_state(request).templates.render(
+        "error.html", status=status, title=code, detail=detail, show_nav=status != 500
     )
-    return HTMLResponse(body, status_code=status)
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (a 405's Allow header, RFC 9110)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")  # the page cache answers HEAD for every GET
+    return ", ".join(sorted(methods))
 
 
 def _add_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(QuietshopError)
     async def domain_error(request: Request, exc: QuietshopError) -> Response:
-        if isinstance(exc, InvalidInput):
-            detail = [{"field": exc.field, "message": exc.message}]
-            return _error(request, 400, "invalid_parameter", detail)
-        if isinstance(exc, Unauthorized):
-            response = _error(request, 401, "unauthorized", exc.message)
-            response.headers["www-authenticate"] = "Bearer"
-            return response
-        if isinstance(exc, TooManyAttempts):
-            response = _error(request, 429, "too_many_attempts", str(exc))
-            response.headers["retry-after"] = str(exc.retry_after_seconds)
-            return response
-        return _error(request, exc.status_code, "not_found", str(exc))
+        return _error(request, exc.status_code, exc.code, exc.detail(), exc.headers())
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -279,8 +358,12 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        title = "not_found" if exc.status_code == 404 else "http_error"
-        return _error(request, exc.status_code, title, exc.detail)
+        headers = {name.lower(): value for name, value in (exc.headers or {}).items()}
+        if exc.status_code == 405:
+            headers["allow"] = _allowed_methods(request)
+            return _error(request, 405, "method_not_allowed", "method not allowed here", headers)
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return _error(request, exc.status_code, code, exc.detail, headers)
 
     @api.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,10 @@
-"""The `quietshop` command."""
+"""The `quietshop` command.
+
+Every expected failure (a busy port, a missing database, a setting that must be set, bad
+input) ends in one line that says what is wrong and what to do, on stderr, with exit
+status 2 (``console.one_line_errors`` on every command); only a bug shows a traceback,
+and never the values of local variables (they could hold a secret).
+"""
 
 from __future__ import annotations
 
@@ -6,58 +12,84 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from quietshop.db import make_engine, make_session_factory, transaction, upgrade_to_head
+from quietshop.console import one_line_errors
+from quietshop.db import make_engine, make_session_factory, transaction
+from quietshop.errors import EnvironmentProblem
 from quietshop.mail.commands import mail_app, mailing_app
-from quietshop.settings import Settings
+from quietshop.settings import Settings, load_settings, write_demo_marker
+
+# The ASGI factory every server worker calls; it builds its settings from the environment.
+APP_TARGET = "quietshop.app:app_from_environment"
 
 app = typer.Typer(
     help="Quietshop: an online store that keeps quiet about its customers.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
 console = Console()
 app.add_typer(mail_app, name="mail")
 app.add_typer(mailing_app, name="mailing")
 
 
+class StartUpRefused(EnvironmentProblem):
+    """A setting a real shop needs is missing or wrong (one line per problem)."""
+
+
 def _settings() -> Settings:
-    settings = Settings()
+    settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings
 
 
+def _require_start_up_settings(settings: Settings) -> None:
+    problems = settings.start_up_problems()
+    if problems:
+        raise StartUpRefused("\n".join(problems))
+
+
 @app.command()
+@one_line_errors
 def migrate() -> None:
     """Create or upgrade the database schema to the newest version."""
+    from quietshop.db import upgrade_to_head
+
     settings = _settings()
     engine = make_engine(settings.resolved_database_url)
     upgrade_to_head(engine)
     engine.dispose()
-    console.print(f"[green]Database is up to date[/green] ({_safe_url(settings)})")
+    console.print(f"[green]Database is up to date[/green] ({escape(_safe_url(settings))})")
 
 
 @app.command()
+@one_line_errors
 def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
 ) -> None:
     """Serve the shop over HTTPS (and redirect plain HTTP to it)."""
-    _serve_with_mail(_settings(), workers)
+    settings = _settings()
+    _require_start_up_settings(settings)
+    _serve_with_mail(settings, workers)
 
 
 @app.command()
+@one_line_errors
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Send what is due, then stop.")] = False,
 ) -> None:
     """Send queued mail over SMTP until stopped (several may run at once)."""
     import asyncio
 
+    from quietshop.db import open_database
     from quietshop.mail.background import make_sender
 
     settings = _settings()
+    _require_start_up_settings(settings)
     sender = make_sender(
-        make_session_factory(make_engine(settings.resolved_database_url)), settings
+        make_session_factory(open_database(settings.resolved_database_url)), settings
     )
     if once:
         summary = asyncio.run(sender.send_due(batch_size=1000))
@@ -79,19 +111,19 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     from quietshop.signing import signing_key
     from quietshop.web.serving import serve as run_server
 
-    signing_key(settings)  # create the key once, before the workers start
+    signing_key(settings)  # in the demo, create the key once, before the workers start
     smtp = start_local_smtp(settings) if settings.local_smtp else None
     if smtp is not None:
         console.print(
-            f"Local mail server on 127.0.0.1:{settings.smtp_port}; "
-            f"mail lands in {settings.mail_dir} (quietshop mail list)"
+            f"Local mail server on 127.0.0.1:{settings.smtp_port}; mail lands in "
+            f"{escape(str(settings.mail_dir))} (quietshop mail list, quietshop mail show ID)"
         )
     sender = None
     if settings.send_mail_in_process:
         engine = make_engine(settings.resolved_database_url)
         sender = start_background_sender(make_session_factory(engine), settings)
     try:
-        run_server(settings, workers=workers)
+        run_server(settings, workers=workers, target=APP_TARGET)
     finally:
         if sender is not None:
             sender.stop()
@@ -100,20 +132,27 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
 
 
 @app.command()
+@one_line_errors
 def demo(
     seed: Annotated[int, typer.Option(help="Seed for the generated catalog.")] = 2004,
     products: Annotated[int, typer.Option(min=1, max=100_000, help="How many products.")] = 1200,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load only; do not serve.")] = False,
 ) -> None:
-    """Migrate, load the demo catalog (once), then serve the shop."""
-    from quietshop.catalog.demo import DemoCatalogExists, load_demo_catalog
+    """Migrate, load the demo catalog (once), then serve the shop with a local mail server."""
+    from quietshop.catalog.demo import load_demo_catalog, product_count
+    from quietshop.db import upgrade_to_head
 
-    settings = _settings()
+    settings = _settings().model_copy(update={"demo": True, "local_smtp": True})
+    write_demo_marker(settings)
     engine = make_engine(settings.resolved_database_url)
     upgrade_to_head(engine)
     sessions = make_session_factory(engine)
-    try:
+    with sessions() as session:
+        existing = product_count(session)
+    if existing:
+        console.print(f"The demo catalog is already loaded ({existing} products); keeping it.")
+    else:
         with _progress() as progress, transaction(sessions) as session:
             task = progress.add_task("Loading the demo catalog", total=products)
             summary = load_demo_catalog(
@@ -128,11 +167,9 @@ def demo(
             f"[green]Demo catalog loaded:[/green] {summary.product_count} products, "
             f"{summary.variant_count} variants in {summary.category_count} categories."
         )
-    except DemoCatalogExists:
-        console.print("The demo catalog is already loaded; keeping it.")
     engine.dispose()
     if not no_serve:
-        _serve_with_mail(settings.model_copy(update={"local_smtp": True}), workers)
+        _serve_with_mail(settings, workers)
 
 
 def _progress() -> Progress:

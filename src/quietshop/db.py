@@ -11,6 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     DateTime,
@@ -20,8 +22,12 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    make_url,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from quietshop.errors import EnvironmentProblem
 
 # Stable constraint names so Alembic migrations read the same on every dialect.
 NAMING_CONVENTION = {
@@ -106,10 +112,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def migrations_dir() -> Path:
     """Alembic scripts: ``QUIETSHOP_MIGRATIONS_DIR`` or the ``migrations/`` of this checkout."""
     configured = os.environ.get("QUIETSHOP_MIGRATIONS_DIR")
@@ -126,6 +128,42 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+class DatabaseNotReady(EnvironmentProblem):
+    """There is no database where the settings point, or it is not migrated: say which."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_database(url: str) -> Engine:
+    """An engine on an existing, migrated database (for commands that read it), or
+    DatabaseNotReady with the one thing to do about it."""
+    path = _sqlite_file(url)
+    if path is not None and not path.exists():
+        raise DatabaseNotReady(
+            f"no Quietshop database at {path}: run this from the folder where you started "
+            "the shop (bash scripts/demo), or set QUIETSHOP_DATA_DIR to its data folder"
+        )
+    engine = make_engine(url)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:
+        engine.dispose()
+        raise DatabaseNotReady(f"cannot open the database: {error.orig}") from None
+    if current != head:
+        engine.dispose()
+        raise DatabaseNotReady(
+            f"the database is at schema {current or 'none'}, not {head}: run `quietshop migrate`"
+        )
+    return engine
 
 
 def upgrade_to_head(engine: Engine) -> None:

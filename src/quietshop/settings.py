@@ -1,12 +1,24 @@
-"""One typed settings object, read once from ``QUIETSHOP_*`` environment variables."""
+"""One typed settings object, read once from ``QUIETSHOP_*`` environment variables.
+
+``load_settings()`` is the one place a running shop builds it (the CLI, every server
+worker, the mail worker); tests construct ``Settings(...)`` directly.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Written by `quietshop demo` into its data dir: every process that reads that data dir
+# (the server, `quietshop mail ...` from another shell) then runs as the demo and builds
+# links from the same base URL, with the key generated into the same folder.
+DEMO_MARKER = "demo.json"
+MIN_SECRET_KEY_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -30,8 +42,14 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Seconds between checks of the shared catalog version."
     )
     page_cache_enabled: bool = Field(True, description="Keep public pages in memory.")
-    # Signs unsubscribe links; generated into data_dir/secret.key when empty.
+    # The demo: generated key, certificate and local mail server are fine. Off, the secret
+    # key and the public base URL must be configured (checked at start-up).
+    demo: bool = False
+    # Signs unsubscribe links and seals queued mail links; in the demo generated into
+    # data_dir/secret.key when empty.
     secret_key: SecretStr = Field(SecretStr(""), description="At least 32 characters.")
+    # Request bodies above this many bytes are refused with 413 before they are read.
+    max_request_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
     # Mail (P4): the sender's SMTP server and the outbox rules.
     mail_from: str = "Quietshop <shop@localhost>"
     smtp_host: str = "127.0.0.1"
@@ -87,6 +105,40 @@ class Settings(BaseSettings):
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
 
+    def start_up_problems(self) -> list[str]:
+        """What must be set before a real shop starts, one line each (empty: all is well)."""
+        problems = []
+        key = self.secret_key.get_secret_value()
+        if key and len(key) < MIN_SECRET_KEY_CHARS:
+            problems.append(
+                f"QUIETSHOP_SECRET_KEY has {len(key)} characters; it needs at least "
+                f"{MIN_SECRET_KEY_CHARS}"
+            )
+        if not self.demo and not key:
+            problems.append(
+                "QUIETSHOP_SECRET_KEY is not set: give every node the same random value "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.public_base_url:
+            parts = urlsplit(self.public_base_url)
+            if parts.scheme != "https" or not parts.hostname or parts.path.strip("/"):
+                problems.append(
+                    "QUIETSHOP_PUBLIC_BASE_URL must look like https://shop.example "
+                    f"(got {self.public_base_url!r})"
+                )
+        elif not self.demo:
+            problems.append(
+                "QUIETSHOP_PUBLIC_BASE_URL is not set: links in mail need the address "
+                "customers reach the shop at, e.g. https://shop.example"
+            )
+        if self.smtp_username and not self.smtp_password.get_secret_value():
+            problems.append("QUIETSHOP_SMTP_USERNAME is set but QUIETSHOP_SMTP_PASSWORD is not")
+        return problems
+
+    @property
+    def demo_marker(self) -> Path:
+        return self.data_dir / DEMO_MARKER
+
     @property
     def base_url(self) -> str:
         if self.public_base_url:
@@ -94,3 +146,37 @@ class Settings(BaseSettings):
         host = "localhost" if self.bind_host in ("127.0.0.1", "0.0.0.0", "::") else self.bind_host  # noqa: S104
         port = "" if self.https_port == 443 else f":{self.https_port}"
         return f"https://{host}{port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, joined with the demo's marker if its data dir has one."""
+    settings = Settings(**overrides)
+    marker = _demo_marker(settings.demo_marker)
+    if marker is None:
+        return settings
+    return settings.model_copy(
+        update={
+            "demo": True,
+            "public_base_url": settings.public_base_url or marker.get("public_base_url", ""),
+        }
+    )
+
+
+def _demo_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # a damaged marker still says "this is the demo"
+    return data if isinstance(data, dict) else {}
+
+
+def write_demo_marker(settings: Settings) -> None:
+    """Mark the data dir as the demo's, with the base URL its links use."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    body = {
+        "public_base_url": settings.base_url,
+        "note": "This data directory belongs to the Quietshop demo (quietshop demo).",
+    }
+    settings.demo_marker.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")

@@ -4,15 +4,17 @@ bodies get a 400 naming the field, and the access log names no one."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.accounts.models import Customer
 from quietshop.app import AssembledApp, build_app
 from quietshop.settings import Settings
-from tests.accounts.factories import PASSWORD, T0
+from tests.accounts.factories import PASSWORD, link_in, mails_to
+from tests.clock import MovableClock
 
 ADDRESS = {
     "kind": "shipping", "name": "Ann", "line1": "1 Main St", "city": "Springfield",
@@ -24,25 +26,11 @@ REGISTER = "/api/v1/auth/register"
 NEW = {"name": "Ann", "email": "a@example.org", "password": PASSWORD}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):  # type: ignore[no-untyped-def]
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture
 def app(
-    account_settings: Settings, sessions: sessionmaker[Session], clock: Clock
+    account_settings: Settings, sessions: sessionmaker[Session], clock: MovableClock
 ) -> Iterator[AssembledApp]:
-    assembled = build_app(account_settings, sessions)
-    assembled.fastapi.state.clock = clock
+    assembled = build_app(account_settings, sessions, clock=clock)
     yield assembled
     if assembled.access_log is not None:
         assembled.access_log.close()
@@ -54,13 +42,11 @@ def api(app: AssembledApp) -> Iterator[TestClient]:
         yield client
 
 
-def register(api: TestClient, email: str, name: str = "Ann Example") -> str:
+def register(api: TestClient, email: str, name: str = "Ann Example") -> None:
     response = api.post(
         "/api/v1/auth/register", json={"name": name, "email": email, "password": PASSWORD}
     )
-    assert response.status_code == 201, response.text
-    number: str = response.json()["customer_number"]
-    return number
+    assert response.status_code == 202, response.text
 
 
 def sign_in(api: TestClient, email: str) -> dict[str, str]:
@@ -69,14 +55,20 @@ def sign_in(api: TestClient, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def test_register_sign_in_and_read_the_profile(api: TestClient) -> None:
-    number = register(api, "ann@example.org")
+def number_of(db: Session, email: str) -> str:
+    return db.execute(select(Customer.customer_number).where(Customer.email == email)).scalar_one()
+
+
+def test_register_sign_in_and_read_the_profile(api: TestClient, db: Session) -> None:
+    register(api, "ann@example.org")
+    number = number_of(db, "ann@example.org")
     auth = sign_in(api, "ann@example.org")
     profile = api.get("/api/v1/account", headers=auth)
     assert profile.status_code == 200
     assert profile.json() == {
         "customer_number": number, "name": "Ann Example", "email": "ann@example.org",
         "phone": "", "email_verified": False, "mailing_opt_in": False,
+        "mailing_active": False,
     }  # fmt: skip
     assert profile.headers["cache-control"] == "no-store"
     assert "set-cookie" not in profile.headers
@@ -103,12 +95,14 @@ def test_a_token_in_the_url_is_not_accepted(api: TestClient) -> None:
     assert api.get(f"/api/v1/account?token={token}").status_code == 401
 
 
-def test_idle_expiry_through_the_api(api: TestClient, clock: Clock) -> None:
+def test_idle_expiry_through_the_api(api: TestClient, clock: MovableClock) -> None:
     register(api, "ann@example.org")
     auth = sign_in(api, "ann@example.org")
-    clock.now = T0 + timedelta(minutes=29)
+    clock.advance(minutes=29)
+    assert api.get("/api/v1/account", headers=auth).status_code == 200  # a read keeps it alive
+    clock.advance(minutes=29)
     assert api.get("/api/v1/account", headers=auth).status_code == 200
-    clock.now = T0 + timedelta(minutes=29 + 31)
+    clock.advance(minutes=31)
     assert api.get("/api/v1/account", headers=auth).status_code == 401
 
 
@@ -165,6 +159,10 @@ def test_no_customer_reaches_another_customers_data(api: TestClient) -> None:
         (REGISTER, {**NEW, "email": "a" * 300}, "email"),
         (REGISTER, {**NEW, "email": "no-at-sign"}, "email"),
         (REGISTER, {**NEW, "password": "p" * 200}, "password"),
+        (REGISTER, {**NEW, "password": "short"}, "password"),
+        (REGISTER, {**NEW, "mailing_opt_in": 0}, "mailing_opt_in"),  # 0 is not false
+        (REGISTER, {**NEW, "mailing_opt_in": "true"}, "mailing_opt_in"),
+        (REGISTER, {**NEW, "name": 42}, "name"),
         (REGISTER, ["not", "an", "object"], "body"),
         ("/api/v1/auth/sign-in", {"email": "a@example.org"}, "password"),
         ("/api/v1/auth/verify-email", {"token": ""}, "token"),
@@ -189,22 +187,18 @@ def test_an_empty_or_broken_body_is_400(api: TestClient) -> None:
 def test_replayed_verification_link_is_a_clear_400(
     api: TestClient, db: Session, account_settings: Settings
 ) -> None:
-    import re
-
-    from sqlalchemy import select
-
-    from quietshop.mail.models import OutboxMessage
-
     register(api, "ann@example.org")
-    text = db.execute(select(OutboxMessage.text_body)).scalar_one()
-    token = re.search(r"token=([A-Za-z0-9_\-]+)", text).group(1)  # type: ignore[union-attr]
+    token = link_in(mails_to(db, "ann@example.org")[0], account_settings)
     assert api.post("/api/v1/auth/verify-email", json={"token": token}).status_code == 200
     again = api.post("/api/v1/auth/verify-email", json={"token": token})
     assert again.status_code == 400 and "not valid any more" in again.text
 
 
-def test_the_access_log_names_no_customer(api: TestClient, account_settings: Settings) -> None:
-    number = register(api, "ann@example.org")
+def test_the_access_log_names_no_customer(
+    api: TestClient, db: Session, account_settings: Settings
+) -> None:
+    register(api, "ann@example.org")
+    number = number_of(db, "ann@example.org")
     auth = sign_in(api, "ann@example.org")
     api.get("/api/v1/account", headers=auth)
     api.post("/api/v1/account/addresses", json=ADDRESS, headers=auth)
@@ -232,3 +226,107 @@ def test_close_asks_the_password_then_erases(api: TestClient) -> None:
         "/api/v1/auth/sign-in", json={"email": "ann@example.org", "password": PASSWORD}
     )
     assert again.status_code == 401
+
+
+# ---------------------------------------------------------------- the repairs of issue 7
+
+
+def test_registration_answers_alike_for_a_new_and_a_taken_address(
+    api: TestClient, db: Session
+) -> None:
+    """Defect 10: the answer never tells whether an address has an account."""
+    first = api.post(REGISTER, json={**NEW, "email": "ann@example.org"})
+    again = api.post(REGISTER, json={**NEW, "email": "ANN@example.org", "name": "Mallory"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() and "customer_number" not in first.text
+    # The owner, not the one who tried, hears of the second attempt.
+    subjects = [m.subject for m in mails_to(db, "ann@example.org")]
+    assert subjects == [
+        "Please confirm your email address",
+        "Someone tried to register with your address",
+    ]
+
+
+def test_every_costly_route_counts_against_the_per_address_limit(
+    api: TestClient, app: AssembledApp
+) -> None:
+    """Defect 10: registration (an argon2 hash and a mail) cannot be hammered."""
+    app.state.limiter.limit = 3
+    answers = [
+        api.post(REGISTER, json={**NEW, "email": f"probe{i}@example.org"}).status_code
+        for i in range(5)
+    ]
+    assert answers == [202, 202, 202, 429, 429]
+    refused = api.post("/api/v1/auth/password-reset", json={"email": "a@example.org"})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert refused.json()["error"] == "too_many_attempts"
+
+
+@pytest.mark.parametrize("address_id", [0, -1, 2**31, 2**63, 2**64 + 5, 10**30])
+def test_an_out_of_range_path_id_is_400_not_500(api: TestClient, address_id: int) -> None:
+    """Defect 11: schemathesis found 500s for ids of 2^63 and more."""
+    register(api, "ann@example.org")
+    auth = sign_in(api, "ann@example.org")
+    path = f"/api/v1/account/addresses/{address_id}"
+    for response in (api.put(path, json=ADDRESS, headers=auth), api.delete(path, headers=auth)):
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"][0]["field"] == "address_id"
+
+
+def test_an_anonymous_request_gets_401_before_its_body_is_read(api: TestClient) -> None:
+    """Defect 14: a stranger's bad (or huge) body costs no parse and says 401, not 400."""
+    for method, path in [
+        ("PATCH", "/api/v1/account"),
+        ("POST", "/api/v1/account/addresses"),
+        ("PUT", "/api/v1/account/addresses/1"),
+        ("POST", "/api/v1/account/close"),
+    ]:
+        response = api.request(
+            method, path, content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_method_not_allowed_names_the_allowed_ones(api: TestClient) -> None:
+    """Defect 14: a 405 carries Allow with every method the path takes (RFC 9110)."""
+    response = api.delete("/api/v1/account")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, PATCH"
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_a_signed_in_read_does_not_take_the_write_lock(
+    api: TestClient, app: AssembledApp, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seam 5: a GET within a minute of the last use opens no write transaction; after a
+    minute, one short write records the use."""
+    from quietshop.web import dependencies
+
+    register(api, "ann@example.org")
+    auth = sign_in(api, "ann@example.org")
+    writes: list[str] = []
+    real = dependencies.transaction
+
+    def counting(factory):  # type: ignore[no-untyped-def]
+        writes.append("write")
+        return real(factory)
+
+    monkeypatch.setattr(dependencies, "transaction", counting)
+    clock.advance(seconds=30)
+    assert api.get("/api/v1/account", headers=auth).status_code == 200
+    assert api.get("/api/v1/account/addresses", headers=auth).status_code == 200
+    assert writes == []
+    clock.advance(seconds=61)
+    assert api.get("/api/v1/account", headers=auth).status_code == 200
+    assert writes == ["write"]
+
+
+def test_a_new_verification_mail_on_request(api: TestClient, db: Session) -> None:
+    """Defect 15: a newcomer whose link was lost can ask for another."""
+    register(api, "ann@example.org")
+    auth = sign_in(api, "ann@example.org")
+    answer = api.post("/api/v1/account/verification-mail", headers=auth)
+    assert answer.status_code == 202
+    assert len(mails_to(db, "ann@example.org")) == 2
+    assert api.post("/api/v1/account/verification-mail").status_code == 401

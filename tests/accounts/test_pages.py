@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from quietshop.accounts.addresses import COUNTRIES
+from quietshop.accounts.routes import SITE
 from quietshop.app import AssembledApp
 from quietshop.settings import Settings
 from quietshop.web.static import STATIC_DIR
 from tests.accounts.factories import make_customer, token_for
+
+ACCOUNT_STATIC = SITE.static
+assert ACCOUNT_STATIC is not None
 
 LINK_TOKEN = "Zq3-linkTOKEN_4f9a8c7e6d5b4a39281706f5e4d3c2b1a0"
 SHELLS = [
@@ -27,7 +32,14 @@ SHELLS = [
     "/account/confirm-email",
 ]
 LINK_PAGES = ["/account/verify", "/account/reset", "/account/confirm-email"]
-ACCOUNT_MODULES = ["api.js", "forms.js", "account.js", "sign-in.js", "register.js", "links.js"]
+# URL -> file: the shared modules are web/'s, the screens' own are the accounts domain's.
+MODULE_FILES = {
+    "/static/js/api.js": STATIC_DIR / "js" / "api.js",
+    "/static/js/forms.js": STATIC_DIR / "js" / "forms.js",
+    "/static/js/header.js": STATIC_DIR / "js" / "header.js",
+    **{f"/static/account/{f.name}": f for f in sorted(ACCOUNT_STATIC.glob("*.js"))},
+}
+ACCOUNT_MODULES = list(MODULE_FILES)
 FIELD_TAGS = {"input", "select", "textarea"}
 NOT_FIELDS = {"hidden", "submit", "button", "reset", "image"}
 
@@ -95,12 +107,12 @@ def test_each_shell_is_private_and_loads_only_its_own_module_scripts(
     client: TestClient, path: str
 ) -> None:
     _, page = _get(client, path)
-    assert page.scripts, "each shell has its module"
+    sources = [str(script.get("src")) for script in page.scripts]
+    assert sources[0] == "/static/js/header.js"  # every page's: "signed in" in the header
+    assert len(sources) == 2 and sources[1].startswith("/static/account/"), sources
     for script in page.scripts:
         assert script.get("type") == "module"
-        src = str(script.get("src"))
-        assert src.startswith("/static/js/") and "//" not in src
-        assert (STATIC_DIR / src.removeprefix("/static/")).is_file()
+        assert str(script.get("src")) in MODULE_FILES
     assert not page.inline_script
     assert not page.inline_style_attributes and not page.style_elements
     assert not page.event_handlers
@@ -200,8 +212,8 @@ def test_the_shells_hold_no_personal_data_even_when_a_token_comes_along(
 
 
 def test_the_modules_are_served_as_javascript_from_this_origin(client: TestClient) -> None:
-    for name in ACCOUNT_MODULES:
-        response = client.get(f"/static/js/{name}")
+    for url in ACCOUNT_MODULES:
+        response = client.get(url)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/javascript")
         assert "set-cookie" not in response.headers
@@ -209,7 +221,7 @@ def test_the_modules_are_served_as_javascript_from_this_origin(client: TestClien
 
 def _code(module: str) -> str:
     """A module's source without its comments (which may well name what the code avoids)."""
-    source = (STATIC_DIR / "js" / module).read_text()
+    source = MODULE_FILES[module].read_text()
     source = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)
     return re.sub(r"(^|\s)//.*$", "", source, flags=re.MULTILINE)
 
@@ -222,16 +234,93 @@ def test_the_modules_keep_the_token_in_session_storage_and_write_no_html(name: s
     assert "innerHTML" not in source and "outerHTML" not in source
     assert "insertAdjacentHTML" not in source and "document.write" not in source
     assert "eval(" not in source and "new Function" not in source
-    for imported in re.findall(r'^import .* from "([^"]+)";$', source, re.MULTILINE):
-        assert imported.startswith("./") and (STATIC_DIR / "js" / imported[2:]).is_file()
-    if name == "api.js":
+    for imported in re.findall(r'^import .* from "([^"]+)";$', source, re.MULTILINE | re.DOTALL):
+        url = urljoin(name, imported)  # as the browser resolves it, against the module's URL
+        assert url.startswith("/static/") and url in MODULE_FILES, imported
+    if name == "/static/js/api.js":
         assert "sessionStorage" in source and "Bearer" in source
     else:
         assert "sessionStorage" not in source  # only api.js touches the token
 
 
 def test_the_api_module_never_puts_the_token_in_a_url() -> None:
-    source = _code("api.js")
+    source = _code("/static/js/api.js")
     fetches = re.findall(r"fetch\(([^,]+),", source)
     assert fetches and all(arg.strip() == "path" for arg in fetches)
     assert "?token" not in source and "URLSearchParams" not in source
+
+
+class Forms(HTMLParser):
+    """Every form of a page: its method, action, and whether its fields start disabled."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.forms: list[dict[str, object]] = []
+        self._disabled_depth = 0
+        self._depth = 0
+        self._in_form = False
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form":
+            self.forms.append({**found, "fields": [], "enabled_fields": []})
+            self._in_form = True
+        if tag == "fieldset":
+            self._depth += 1
+            if "disabled" in found and not self._disabled_depth:
+                self._disabled_depth = self._depth
+        if tag in ("input", "button", "select", "textarea") and self._in_form:
+            fields = self.forms[-1]["fields"]
+            assert isinstance(fields, list)
+            fields.append(found.get("name") or found.get("type"))
+            if not self._disabled_depth:
+                enabled = self.forms[-1]["enabled_fields"]
+                assert isinstance(enabled, list)
+                enabled.append(found.get("name") or tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+        if tag == "fieldset":
+            if self._disabled_depth == self._depth:
+                self._disabled_depth = 0
+            self._depth -= 1
+
+
+@pytest.mark.parametrize("path", SHELLS)
+def test_no_account_form_can_send_by_get_or_before_its_script(
+    client: TestClient, path: str
+) -> None:
+    """Defect 5: with scripts off, a form without a method sent the password in the URL.
+    Now every form posts to a "needs JavaScript" answer, and its fields stay disabled
+    until the script that sends them with the bearer header is in place."""
+    html, _ = _get(client, path)
+    # The header's product search is a GET form on purpose: it carries no secret.
+    forms = [form for form in Forms(html).forms if form.get("role") != "search"]
+    if path in ("/account/verify", "/account/confirm-email"):
+        assert forms == []  # these pages only show what the link did
+        return
+    assert forms
+    for form in forms:
+        assert form["method"] == "post" and form["action"] == "/account/needs-javascript"
+        assert form["fields"] and form["enabled_fields"] == [], form
+
+
+def test_the_needs_javascript_answer_says_so_and_keeps_nothing(
+    client: TestClient, settings: Settings
+) -> None:
+    response = client.post(
+        "/account/needs-javascript",
+        data={"email": "ann@example.org", "password": "correct horse battery staple"},
+    )
+    assert response.status_code == 200 and "needs JavaScript" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    log = settings.access_log_path.read_text()
+    assert "ann@example.org" not in log and "horse" not in log
+
+
+def test_the_script_enables_each_form_only_after_its_handler_is_in_place() -> None:
+    source = _code("/static/js/forms.js")
+    handler = source.index('form.addEventListener("submit"')
+    assert source.index("enable(form);", handler) > handler

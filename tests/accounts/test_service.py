@@ -3,7 +3,6 @@ password reset, email change, addresses, export and closing — on SQLite and Po
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -13,27 +12,20 @@ from sqlalchemy.orm import Session
 from quietshop.accounts import addresses, service, signin, tokens
 from quietshop.accounts.models import Customer
 from quietshop.accounts.numbers import is_valid_customer_number
+from quietshop.app import personal_data_registry
 from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.mail import service as mail
 from quietshop.mail.models import OutboxMessage
 from quietshop.settings import Settings
-from tests.accounts.factories import PASSWORD, T0, make_customer, token_for
-
-
-def mails_to(db: Session, address: str) -> list[OutboxMessage]:
-    return list(
-        db.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.recipient == address)
-            .order_by(OutboxMessage.id)
-        ).scalars()
-    )
-
-
-def link_in(message: OutboxMessage) -> str:
-    match = re.search(r"token=([A-Za-z0-9_\-]+)", message.text_body)
-    assert match is not None
-    return match.group(1)
+from quietshop.web.limits import AttemptLimiter
+from tests.accounts.factories import (
+    PASSWORD,
+    T0,
+    link_in,
+    mails_to,
+    make_customer,
+    token_for,
+)
 
 
 def customers(db: Session) -> int:
@@ -51,17 +43,31 @@ def test_registration_gives_a_customer_number_and_a_verification_mail(
     assert is_valid_customer_number(number)
     (message,) = mails_to(db, "Ann@Example.org")
     assert message.purpose == "account" and number in message.text_body
-    assert "https://shop.test/account/verify?token=" in message.text_body
+    # The stored body has only a placeholder; the link itself waits sealed until sent.
+    assert "https://shop.test/account/verify?token=" not in message.text_body
+    assert "[[link:link]]" in message.text_body
+    assert len(link_in(message, account_settings)) == 43
     assert account.customer.password_hash.startswith("$argon2id$")
     assert mail.is_opted_in(db, number) is False  # unticked unless ticked
 
 
-def test_emails_are_unique_whatever_their_case(db: Session, account_settings: Settings) -> None:
-    make_customer(db, account_settings, email="ann@example.org")
-    with pytest.raises(InvalidInput) as error:
-        make_customer(db, account_settings, email="ANN@Example.ORG")
-    assert error.value.field == "email"
+def test_registering_a_taken_address_changes_nothing_and_tells_its_owner(
+    db: Session, account_settings: Settings
+) -> None:
+    """The same (silent) outcome for a new and a taken address: the caller answers alike,
+    and the owner of the address learns of the attempt by mail, not the one who tried."""
+    owner = make_customer(db, account_settings, email="ann@example.org")
+    service.register(
+        db,
+        account_settings,
+        service.Registration("Mallory", "ANN@Example.ORG", "another long passphrase"),
+        T0,
+    )
     assert customers(db) == 1
+    attempt = mails_to(db, "ann@example.org")[-1]
+    assert attempt.subject == "Someone tried to register with your address"
+    assert attempt.customer_number == owner.customer.customer_number
+    assert "Mallory" not in attempt.text_body  # the stranger's name is not passed on
 
 
 @pytest.mark.parametrize(
@@ -102,24 +108,53 @@ def test_the_mailing_opt_in_is_kept_by_the_mail_domain(
 ) -> None:
     account = make_customer(db, account_settings, opt_in=True)
     assert mail.is_opted_in(db, account.customer.customer_number)
-    service.set_mailing_preference(db, account.customer, False)
+    service.set_mailing_preference(db, account.signed_in, False, T0)
     assert not mail.is_opted_in(db, account.customer.customer_number)
 
 
 def test_a_verification_link_works_once(db: Session, account_settings: Settings) -> None:
     account = make_customer(db, account_settings)
-    token = link_in(mails_to(db, account.email)[0])
-    assert service.verify_email(db, token, T0 + timedelta(hours=1)).email_verified_at is not None
-    with pytest.raises(InvalidInput):
-        service.verify_email(db, token, T0 + timedelta(hours=2))  # replayed
+    token = link_in(mails_to(db, account.email)[0], account_settings)
+    service.verify_email(db, token, T0 + timedelta(hours=1))
+    assert account.customer.email_verified_at == T0 + timedelta(hours=1)
+    with pytest.raises(InvalidInput) as replayed:
+        service.verify_email(db, token, T0 + timedelta(hours=2))
+    assert "not valid any more" in replayed.value.message
 
 
 def test_an_old_verification_link_is_refused(db: Session, account_settings: Settings) -> None:
     account = make_customer(db, account_settings)
-    token = link_in(mails_to(db, account.email)[0])
+    token = link_in(mails_to(db, account.email)[0], account_settings)
     with pytest.raises(InvalidInput):
         service.verify_email(db, token, T0 + timedelta(hours=25))
     assert account.customer.email_verified_at is None
+
+
+@pytest.mark.parametrize("cut", [1, 10, 42])
+def test_a_link_cut_short_is_called_incomplete(
+    db: Session, account_settings: Settings, cut: int
+) -> None:
+    """A link copied from a wrapped terminal line arrives cut: say so, not "too old"."""
+    account = make_customer(db, account_settings)
+    token = link_in(mails_to(db, account.email)[0], account_settings)
+    with pytest.raises(InvalidInput) as error:
+        service.verify_email(db, token[:cut], T0)
+    assert error.value.message.startswith("This link is incomplete")
+    with pytest.raises(InvalidInput) as forged:
+        service.verify_email(db, "A" * 43, T0)  # the right shape, but no such link
+    assert "not valid any more" in forged.value.message
+
+
+def test_a_new_verification_link_on_request(db: Session, account_settings: Settings) -> None:
+    account = make_customer(db, account_settings)
+    service.resend_verification(db, account_settings, account.signed_in, T0 + timedelta(days=3))
+    first, second = mails_to(db, account.email)
+    with pytest.raises(InvalidInput):  # the first one is too old by now
+        service.verify_email(db, link_in(first, account_settings), T0 + timedelta(days=3))
+    service.verify_email(db, link_in(second, account_settings), T0 + timedelta(days=3))
+    with pytest.raises(InvalidInput) as error:
+        service.resend_verification(db, account_settings, account.signed_in, T0)
+    assert error.value.message == "your email address is already confirmed"
 
 
 def test_customer_service_checks_the_digit_before_looking(
@@ -162,7 +197,9 @@ def test_idle_and_absolute_expiry(db: Session, account_settings: Settings) -> No
     moment = T0
     for _ in range(23):  # use it every 29 minutes: alive for 11 h 7 min
         moment += timedelta(minutes=29)
-        assert tokens.authenticate(db, token, account_settings, moment).id == account.customer.id
+        found = tokens.authenticate(db, token, account_settings, moment)
+        assert found.customer.id == account.customer.id
+        tokens.touch(db, found.token_id, moment)
     with pytest.raises(Unauthorized):
         tokens.authenticate(db, token, account_settings, T0 + timedelta(hours=12))  # absolute
     idle = token_for(db, account_settings, account)
@@ -205,7 +242,7 @@ def test_ten_failures_lock_the_account_for_thirty_minutes(
 def test_the_per_address_limit_lives_in_memory() -> None:
     from quietshop.errors import TooManyAttempts
 
-    limiter = signin.AttemptLimiter(limit=3, window_seconds=60)
+    limiter = AttemptLimiter(limit=3, window_seconds=60)
     for i in range(3):
         limiter.check("203.0.113.7", now=float(i))
     with pytest.raises(TooManyAttempts):
@@ -224,10 +261,10 @@ def test_changing_the_password_asks_the_old_one_and_ends_every_sign_in(
     token = token_for(db, account_settings, account)
     with pytest.raises(InvalidInput) as error:
         service.change_password(
-            db, account.customer, "not the password", "a new long passphrase", T0
+            db, account.signed_in, "not the password", "a new long passphrase", T0
         )
     assert error.value.field == "current_password"
-    service.change_password(db, account.customer, PASSWORD, "a new long passphrase", T0)
+    service.change_password(db, account.signed_in, PASSWORD, "a new long passphrase", T0)
     with pytest.raises(Unauthorized):
         tokens.authenticate(db, token, account_settings, T0)
     assert signin.sign_in(db, account_settings, account.email, "a new long passphrase", T0).token
@@ -239,7 +276,7 @@ def test_password_reset_by_mail(db: Session, account_settings: Settings) -> None
     service.request_password_reset(db, account_settings, account.email, T0)
     service.request_password_reset(db, account_settings, "nobody@example.org", T0)  # no error
     reset = [m for m in mails_to(db, account.email) if "reset" in m.subject.lower()]
-    link = link_in(reset[0])
+    link = link_in(reset[0], account_settings)
     service.reset_password(db, link, "a brand new passphrase", T0 + timedelta(minutes=30))
     with pytest.raises(Unauthorized):
         tokens.authenticate(db, token, account_settings, T0 + timedelta(minutes=30))
@@ -252,13 +289,13 @@ def test_reset_links_die_after_an_hour_and_with_a_password_change(
 ) -> None:
     account = make_customer(db, account_settings)
     service.request_password_reset(db, account_settings, account.email, T0)
-    old_link = link_in(mails_to(db, account.email)[-1])
+    old_link = link_in(mails_to(db, account.email)[-1], account_settings)
     with pytest.raises(InvalidInput):
         service.reset_password(db, old_link, "a brand new passphrase", T0 + timedelta(minutes=61))
     service.request_password_reset(db, account_settings, account.email, T0 + timedelta(minutes=1))
-    link = link_in(mails_to(db, account.email)[-1])
+    link = link_in(mails_to(db, account.email)[-1], account_settings)
     service.change_password(
-        db, account.customer, PASSWORD, "changed meanwhile!!", T0 + timedelta(minutes=2)
+        db, account.signed_in, PASSWORD, "changed meanwhile!!", T0 + timedelta(minutes=2)
     )
     with pytest.raises(InvalidInput):
         service.reset_password(db, link, "a brand new passphrase", T0 + timedelta(minutes=3))
@@ -271,11 +308,12 @@ def test_email_change_needs_the_new_address_to_confirm(
     db: Session, account_settings: Settings
 ) -> None:
     account = make_customer(db, account_settings, email="old@example.org")
-    service.request_email_change(db, account_settings, account.customer, "new@example.org", T0)
+    service.request_email_change(db, account_settings, account.signed_in, "new@example.org", T0)
     notice = mails_to(db, "old@example.org")[-1]
     assert "new@example.org" in notice.text_body
     assert account.customer.email == "old@example.org"  # not until confirmed
-    service.confirm_email_change(db, link_in(mails_to(db, "new@example.org")[0]), T0)
+    change = mails_to(db, "new@example.org")[0]
+    service.confirm_email_change(db, link_in(change, account_settings), T0)
     assert account.customer.email == "new@example.org"
     assert signin.sign_in(db, account_settings, "new@example.org", PASSWORD, T0).token
 
@@ -283,12 +321,12 @@ def test_email_change_needs_the_new_address_to_confirm(
 def test_addresses_are_validated_per_country_and_private(
     db: Session, account_settings: Settings
 ) -> None:
-    ann = make_customer(db, account_settings).customer
-    bob = make_customer(db, account_settings, name="Bob").customer
+    ann = make_customer(db, account_settings).customer.id
+    bob = make_customer(db, account_settings, name="Bob").customer.id
     good = addresses.AddressInput(
         "shipping", "Ann", "1 Main St", "Springfield", "us", region="IL", postcode="62701"
     )
-    address = addresses.add(db, ann, good)
+    address = addresses.add(db, ann, good, T0)
     assert address.country == "US"
     for bad, field in [
         (
@@ -316,7 +354,7 @@ def test_addresses_are_validated_per_country_and_private(
         ),
     ]:
         with pytest.raises(InvalidInput) as error:
-            addresses.add(db, ann, bad)
+            addresses.add(db, ann, bad, T0)
         assert error.value.field == field
     with pytest.raises(NotFound):
         addresses.get_for(db, bob, address.id)  # another customer's address is "not found"
@@ -329,51 +367,56 @@ def test_addresses_are_validated_per_country_and_private(
 
 def test_export_holds_every_personal_datum(db: Session, account_settings: Settings) -> None:
     account = make_customer(db, account_settings, name="Ann Export", opt_in=True)
-    db.execute(select(Customer)).all()
-    service.update_profile(db, account.customer, None, "+1 555 0100")
+    service.update_profile(db, account.signed_in, None, "+1 555 0100", T0)
     addresses.add(
         db,
-        account.customer,
+        account.customer.id,
         addresses.AddressInput("billing", "Ann Export", "2 Side St", "Dublin", "IE"),
+        T0,
     )
     token_for(db, account_settings, account)
-    data = service.export_data(db, account.customer)
-    assert data["customer"]["name"] == "Ann Export" and data["customer"]["phone"] == "+1 555 0100"
-    assert data["customer"]["email"] == account.email
-    assert data["customer"]["password_hash"] == "stored only as an argon2id hash"
+    exported = service.export_data(db, account.signed_in, personal_data_registry(), T0)
+    assert exported["customer_number"] == account.customer.customer_number
+    data = exported["data"]
+    (row,) = data["account"]
+    assert row["name"] == "Ann Export" and row["phone"] == "+1 555 0100"
+    assert row["email"] == account.email
+    assert row["password_hash"].startswith("(a secret")  # described, never given
     assert data["addresses"][0]["line1"] == "2 Side St"
-    assert len(data["sign_ins"]) == 1 and "token_hash" not in data["sign_ins"][0]
-    assert data["mail"]["mailing_opt_in"] is True and data["mail"]["messages"]
-    # Generated from the tables: every column of the customer row is there or explained.
-    assert set(data["customer"]) == {c.key for c in Customer.__table__.columns} - {
-        "email_key",
-        "token_hash",
-    }
+    (sign_in,) = data["sign_ins"]
+    assert sign_in["token_hash"].startswith("(a secret")
+    assert data["mailing_subscription"][0]["opted_in"] is True
+    (verification,) = data["mail"]
+    assert "[link sent in the mail; not kept]" in verification["text_body"]
+    assert verification["sealed_context"].startswith("(a secret")
+    # Generated from the tables: every column of the customer row is there.
+    assert set(row) == {c.key for c in Customer.__table__.columns}
 
 
-def test_closing_erases_and_signs_out(db: Session, account_settings: Settings) -> None:
+def test_closing_asks_the_password_then_erases_and_signs_out(
+    db: Session, account_settings: Settings
+) -> None:
     account = make_customer(
         db, account_settings, name="Ann Close", email="close@example.org", opt_in=True
     )
     token = token_for(db, account_settings, account)
-    addresses.add(
-        db,
-        account.customer,
-        addresses.AddressInput("billing", "Ann Close", "2 Side St", "Dublin", "IE"),
-    )
     number = account.customer.customer_number
-    service.close_account(db, account_settings, account.customer, PASSWORD, T0)
+    registry = personal_data_registry()
+    with pytest.raises(InvalidInput) as wrong:
+        service.close_account(db, account_settings, account.signed_in, "not it", T0, registry)
+    assert wrong.value.field == "password"
+    service.close_account(db, account_settings, account.signed_in, PASSWORD, T0, registry)
     closed = db.get(Customer, account.customer.id)
     assert closed is not None and closed.customer_number == number  # orders refer to it
-    assert (
-        "close@example.org" not in (closed.email, closed.email_key)
-        and closed.name == "Closed account"
-    )
-    assert addresses.list_for(db, closed) == []
+    assert closed.closed_at == T0
+    assert "close@example.org" not in (closed.email, closed.email_key) and closed.name == ""
+    assert addresses.list_for(db, closed.id) == []
     with pytest.raises(Unauthorized):
         tokens.authenticate(db, token, account_settings, T0)
     assert not mail.is_opted_in(db, number)
-    assert any("closed" in m.subject.lower() for m in mails_to(db, "close@example.org"))
+    # One message still knows the address: the goodbye, until it is sent (then scrubbed).
+    (goodbye,) = mails_to(db, "close@example.org")
+    assert goodbye.subject == "Your account is closed" and goodbye.erase_after_send
     assert signin.sign_in(db, account_settings, "close@example.org", PASSWORD, T0).token is None
 
 

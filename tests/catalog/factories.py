@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from quietshop.catalog import service
 from quietshop.catalog.service import ProductDraft, VariantDraft
+from tests.clock import T0
 
 _numbers = itertools.count(1)
 
@@ -65,6 +66,7 @@ def make_product(
             warranty_terms="Replaced free within two years.",
             active=active,
         ),
+        T0,
     )
     return sku
 

@@ -10,6 +10,7 @@ from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import SortOrder
 from quietshop.errors import InvalidInput, NotFound
 from tests.catalog.factories import make_category, make_product, small_catalog
+from tests.clock import T0
 
 
 def prices(page: service.ProductPage) -> list[int]:
@@ -135,6 +136,7 @@ def test_product_needs_a_known_category_and_a_variant(db: Session) -> None:
             service.ProductDraft(
                 sku="X-1", slug="x-1", name="X", category_slug="empty", variants=[], currency="USD"
             ),
+            T0,
         )
     assert no_variants.value.field == "variants"
 
@@ -239,17 +241,17 @@ def test_taken_keys_and_bad_drafts_are_named_errors(db: Session) -> None:
         currency="USD",
     )
     with pytest.raises(InvalidInput) as taken_sku:
-        service.create_product(db, draft)
+        service.create_product(db, draft, T0)
     assert taken_sku.value.field == "sku"
     twin_variants = [service.VariantDraft(sku="TW-1", price_cents=100, stock=1)] * 2
     with pytest.raises(InvalidInput):
         service.create_product(
-            db, draft.__class__(**{**draft.__dict__, "sku": "TW", "variants": twin_variants})
+            db, draft.__class__(**{**draft.__dict__, "sku": "TW", "variants": twin_variants}), T0
         )
     cheap_was = [service.VariantDraft(sku="W-1", price_cents=500, stock=1, was_price_cents=400)]
     with pytest.raises(InvalidInput) as was:
         service.create_product(
-            db, draft.__class__(**{**draft.__dict__, "sku": "W", "variants": cheap_was})
+            db, draft.__class__(**{**draft.__dict__, "sku": "W", "variants": cheap_was}), T0
         )
     assert was.value.field == "was_price_cents"
 

@@ -1,9 +1,12 @@
-"""A real shop for browser tests: `quietshop demo --no-serve` then `quietshop serve` over TLS,
-driven by Debian's Chromium through playwright."""
+"""A real shop for browser tests: `quietshop demo` over TLS with its local mail server on a
+free port, driven by Debian's Chromium through playwright. Mailed links are read from the
+demo's mailbox, as a customer would read them: the shop's own outbox never holds one."""
 
 from __future__ import annotations
 
+import mailbox
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +16,8 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -32,6 +37,33 @@ CHROMIUM_ARGS = [
 class RunningShop:
     base_url: str
     data_dir: Path
+
+    def mailed_link(self, email: str, path: str, timeout: float = 20.0) -> str:
+        """The link to ``path`` in the newest message delivered to ``email``."""
+        deadline = time.monotonic() + timeout
+        pattern = re.compile(re.escape(path) + r"\?token=[A-Za-z0-9_-]+")
+        while time.monotonic() < deadline:
+            for text in reversed(_delivered_to(self.data_dir / "mail", email)):
+                found = pattern.search(text)
+                if found:
+                    return found.group(0)
+            time.sleep(0.2)
+        raise AssertionError(f"no mail to {email} with a link to {path}")
+
+
+def _delivered_to(maildir: Path, email: str) -> list[str]:
+    """Plain-text bodies of the demo mailbox's messages to ``email``, oldest first."""
+    if not maildir.exists():
+        return []
+    box = mailbox.Maildir(maildir, create=False)
+    found = []
+    for key in box.iterkeys():
+        message = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        if isinstance(message, EmailMessage) and email in str(message["To"]):
+            body = message.get_body(preferencelist=("plain",))
+            if isinstance(body, EmailMessage):
+                found.append((message["Date"].datetime, body.get_content()))
+    return [text for _, text in sorted(found, key=lambda item: item[0])]
 
 
 def _free_port() -> int:
@@ -67,25 +99,20 @@ def running_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSh
         "QUIETSHOP_DATA_DIR": str(data_dir),
         "QUIETSHOP_HTTPS_PORT": str(port),
         "QUIETSHOP_HTTP_PORT": "0",
+        "QUIETSHOP_SMTP_PORT": str(_free_port()),
     }
-    env.pop("QUIETSHOP_DATABASE_URL", None)
+    for inherited in ("QUIETSHOP_DATABASE_URL", "QUIETSHOP_SECRET_KEY", "QUIETSHOP_DEMO"):
+        env.pop(inherited, None)
     cli = [sys.executable, "-m", "quietshop.cli"]
-    subprocess.run(
-        [*cli, "demo", "--no-serve", "--products", "80"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
     server = subprocess.Popen(
-        [*cli, "serve"],
+        [*cli, "demo", "--products", "80"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        _wait_for_tls(port, data_dir / "tls" / "ca.pem", time.monotonic() + 30)
+        _wait_for_tls(port, data_dir / "tls" / "ca.pem", time.monotonic() + 90)
         yield RunningShop(base_url=f"https://localhost:{port}", data_dir=data_dir)
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from pydantic import SecretStr
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from quietshop.mail import service
 from quietshop.mail.models import OutboxMessage
 from quietshop.settings import Settings
+from tests.clock import T0
 
 SECRET = "test-secret-key-0123456789-abcdefghij"
 
@@ -29,7 +31,11 @@ def mail_settings(settings: Settings) -> Settings:
 
 
 def queue_order_update(
-    db: Session, settings: Settings, to: str = "ann@example.org", number: str = "QS-1001"
+    db: Session,
+    settings: Settings,
+    to: str = "ann@example.org",
+    number: str = "QS-1001",
+    now: datetime = T0,
 ) -> OutboxMessage:
     return service.queue_message(
         db,
@@ -37,8 +43,15 @@ def queue_order_update(
         "order_shipped",
         service.Recipient(to, "Ann Example", "123456782"),
         {"order_number": number, "carrier": "Parcel Co", "tracking_number": "PC123"},
+        now=now,
         reference=number,
     )
+
+
+def subscribe(db: Session, number: str, email: str, name: str, now: datetime = T0) -> None:
+    """A customer opted in to mailings with a confirmed address (both steps of P4)."""
+    service.set_mailing_opt_in(db, number, email, name, True, now)
+    service.confirm_mailing_address(db, number, email, now)
 
 
 @pytest.fixture(autouse=True)

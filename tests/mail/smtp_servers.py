@@ -27,6 +27,8 @@ class RecordingHandler:
     """Accepts mail and keeps it; ``replies`` (consumed in order) override the answer."""
 
     received: list[EmailMessage] = field(default_factory=list)
+    # The envelope recipients (RCPT TO) of each accepted message, in order.
+    recipients: list[list[str]] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -40,6 +42,7 @@ class RecordingHandler:
                 message = message_from_bytes(envelope.content, policy=policy.default)
                 assert isinstance(message, EmailMessage)
                 self.received.append(message)
+                self.recipients.append(list(envelope.rcpt_tos))
             return reply
 
 

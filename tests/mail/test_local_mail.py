@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 from quietshop.cli import app
 from quietshop.db import make_engine, make_session_factory, upgrade_to_head
+from quietshop.mail import service
 from quietshop.mail.background import make_sender
 from quietshop.mail.local_smtp import captured_messages, start_local_smtp
-from quietshop.settings import Settings
+from quietshop.settings import Settings, load_settings, write_demo_marker
+from tests.clock import T0
 from tests.mail.conftest import queue_order_update
 from tests.mail.smtp_servers import free_port
 
@@ -30,6 +32,7 @@ def shop_dir(tmp_path: Path, mail_settings: Settings, monkeypatch: pytest.Monkey
     engine.dispose()
     monkeypatch.setenv("QUIETSHOP_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("QUIETSHOP_SECRET_KEY", settings.secret_key.get_secret_value())
+    monkeypatch.setenv("QUIETSHOP_PUBLIC_BASE_URL", settings.public_base_url)
     monkeypatch.setenv("COLUMNS", "200")  # room for the whole table
     return settings
 
@@ -52,11 +55,39 @@ def test_the_local_server_keeps_a_maildir_and_the_cli_shows_it(shop_dir: Setting
     listing = runner.invoke(app, ["mail", "list"])
     assert listing.exit_code == 0, listing.output
     assert "sent" in listing.output and "order_update" in listing.output
-    assert "1 message(s) captured" in listing.output
+    assert "1 message(s) delivered to the demo mailbox" in listing.output
     shown = runner.invoke(app, ["mail", "show", "1"])
     assert shown.exit_code == 0 and message_id in shown.output and "Parcel Co" in shown.output
+    assert "as delivered to the demo mailbox" in shown.output
     missing = runner.invoke(app, ["mail", "show", "999"])
-    assert missing.exit_code == 1 and "No message 999" in missing.output
+    assert missing.exit_code == 2 and "outbox message 999 not found" in missing.output
+
+
+def test_mail_show_redacts_links_in_the_outbox_and_never_wraps_the_delivered_one(
+    shop_dir: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defects 4 and 15: the stored copy shows where the link was, not the link; the demo
+    mailbox's copy (what the customer received) shows the whole link on one line, however
+    narrow the terminal."""
+    monkeypatch.setenv("COLUMNS", "40")
+    link = "https://localhost:8443/account/verify?token=" + "v" * 43
+    sessions = make_session_factory(make_engine(shop_dir.resolved_database_url))
+    with sessions() as session, session.begin():
+        service.queue_message(
+            session, shop_dir, "email_verification",
+            service.Recipient("ann@example.org", "Ann", "123456782"), {},
+            now=T0, links={"link": link},
+        )  # fmt: skip
+    shown = CliRunner().invoke(app, ["mail", "show", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert "v" * 43 not in shown.output and "[link sent in the mail; not kept]" in shown.output
+    controller = start_local_smtp(shop_dir)
+    try:
+        asyncio.run(make_sender(sessions, shop_dir).send_due())
+    finally:
+        controller.stop()
+    delivered = CliRunner().invoke(app, ["mail", "show", "1"])
+    assert link in delivered.output.splitlines()  # one whole line, not cut at 40 columns
 
 
 def test_mailing_commands(shop_dir: Settings) -> None:
@@ -73,3 +104,29 @@ def test_mailing_commands(shop_dir: Settings) -> None:
     assert again.exit_code == 2 and "already sent" in again.output
     bad = runner.invoke(app, ["mailing", "create", "--subject", "a\nb", "--text", "x"])
     assert bad.exit_code == 2 and "line breaks" in bad.output
+
+
+def test_mailing_send_is_refused_without_the_shared_base_url_and_key(
+    shop_dir: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 13: from another shell without the server's settings, no mailing goes out
+    with links to the wrong host or signed with the wrong key."""
+    runner = CliRunner()
+    runner.invoke(app, ["mailing", "create", "--subject", "Spring", "--text", "Cheaper."])
+    monkeypatch.delenv("QUIETSHOP_PUBLIC_BASE_URL", raising=False)
+    refused = runner.invoke(app, ["mailing", "send", "1"])
+    assert refused.exit_code == 2 and "QUIETSHOP_PUBLIC_BASE_URL" in refused.output
+
+
+def test_the_demo_marker_makes_every_shell_use_the_demo_links(
+    shop_dir: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QUIETSHOP_PUBLIC_BASE_URL", raising=False)
+    monkeypatch.delenv("QUIETSHOP_SECRET_KEY", raising=False)
+    write_demo_marker(shop_dir.model_copy(update={"https_port": 9443, "public_base_url": ""}))
+    settings = load_settings()
+    assert settings.demo and settings.base_url == "https://localhost:9443"
+    runner = CliRunner()
+    runner.invoke(app, ["mailing", "create", "--subject", "Spring", "--text", "Cheaper."])
+    sent = runner.invoke(app, ["mailing", "send", "1"])
+    assert sent.exit_code == 0, sent.output

@@ -64,6 +64,6 @@ def test_only_functional_per_recipient_links() -> None:
 
 def test_a_mailing_says_why_it_came_and_how_to_stop_it() -> None:
     rendered = templates.render("mailing", SAMPLE)
-    assert "because you asked for it when you registered" in rendered.text
+    assert "because you asked for it and confirmed this address" in rendered.text
     assert SAMPLE["unsubscribe_url"] in rendered.text
     assert f'href="{SAMPLE["unsubscribe_url"]}"' in rendered.html

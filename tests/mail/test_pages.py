@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from quietshop.app import build_app
 from quietshop.mail import service
 from quietshop.settings import Settings
+from tests.clock import MovableClock
+from tests.mail.conftest import subscribe
 
 
 @pytest.fixture
 def mail_client(mail_settings: Settings, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = build_app(mail_settings, sessions)
+    app = build_app(mail_settings, sessions, clock=MovableClock())
     with TestClient(app, base_url="https://testserver") as client:
         yield client
     if app.access_log is not None:
@@ -23,7 +26,7 @@ def mail_client(mail_settings: Settings, sessions: sessionmaker[Session]) -> Ite
 
 
 def opted_in(db: Session) -> str:
-    service.set_mailing_opt_in(db, "123456782", "ann@example.org", "Ann", opted_in=True)
+    subscribe(db, "123456782", "ann@example.org", "Ann")
     db.commit()
     return "123456782"
 
@@ -35,7 +38,11 @@ def test_the_link_shows_a_form_and_changes_nothing(
     token = service.unsubscribe_token(mail_settings, number)
     page = mail_client.get("/unsubscribe", params={"token": token})
     assert page.status_code == 200
-    assert '<form method="post"' in page.text and "<script" not in page.text
+    assert '<form method="post"' in page.text
+    # It works without JavaScript: the only script is the header's "signed in" note.
+    assert re.findall(r"<script[^>]*>", page.text) == [
+        '<script type="module" src="/static/js/header.js">'
+    ]
     assert page.headers["cache-control"] == "no-store"
     assert service.is_opted_in(db, number) is True
 

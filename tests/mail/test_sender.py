@@ -4,9 +4,11 @@ server says 451 or 550, hangs up in DATA, answers garbage, or says nothing at al
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,21 +16,10 @@ from quietshop.mail import service
 from quietshop.mail.models import OutboxMessage
 from quietshop.mail.sender import MailSender, SendSummary, SmtpTransport
 from quietshop.settings import Settings
-from tests.mail.conftest import queue_order_update
+from tests.clock import T0 as START
+from tests.clock import MovableClock as Clock
+from tests.mail.conftest import queue_order_update, subscribe
 from tests.mail.smtp_servers import free_port, raw_server, recording_smtp_server
-
-START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def sender_for(
@@ -51,10 +42,10 @@ def test_delivery_with_the_right_headers(
     db: Session, sessions: sessionmaker[Session], mail_settings: Settings
 ) -> None:
     update_ = queue_order_update(db, mail_settings)
-    service.set_mailing_opt_in(db, "123456782", "ann@example.org", "Ann Example", opted_in=True)
+    subscribe(db, "123456782", "ann@example.org", "Ann Example")
     ann = service.Recipient("ann@example.org", "Ann Example", "123456782")
     context = {"subject": "Spring prices", "body": "Cheaper cables."}
-    mailing = service.queue_message(db, mail_settings, "mailing", ann, context)
+    mailing = service.queue_message(db, mail_settings, "mailing", ann, context, now=START)
     db.commit()
     with recording_smtp_server() as (port, server):
         summary = send(sender_for(sessions, mail_settings, port, Clock()))
@@ -66,7 +57,9 @@ def test_delivery_with_the_right_headers(
     assert first["Subject"] == "Your order QS-1001 is on its way"
     assert first["Date"] is not None
     assert first["List-Unsubscribe"] is None and first["List-Unsubscribe-Post"] is None
-    assert second["List-Unsubscribe"] == f"<{mailing.unsubscribe_url}>"
+    unsubscribe = service.unsubscribe_url(mail_settings, "123456782")
+    assert second["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert unsubscribe in second.get_body(("plain",)).get_content()
     assert second["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert first.get_body(("plain",)) is not None and first.get_body(("html",)) is not None
     assert [(r.status, r.attempts) for r in rows(db)] == [("sent", 1), ("sent", 1)]
@@ -171,3 +164,83 @@ def test_a_claim_whose_sender_died_is_taken_again(
     with recording_smtp_server() as (port, server):
         assert send(sender_for(sessions, mail_settings, port, Clock())).sent == 1
     assert server.received[0]["Message-ID"] == message.message_id  # same id on a resend
+
+
+def test_a_one_time_link_goes_out_whole_and_is_then_dropped(
+    db: Session, sessions: sessionmaker[Session], mail_settings: Settings
+) -> None:
+    """Defect 4: the mail carries the link; once sent, nothing stored can rebuild it."""
+    link = "https://shop.test/account/reset?token=" + "k" * 43
+    service.queue_message(
+        db, mail_settings, "password_reset", service.Recipient("ann@example.org", "Ann"), {},
+        now=START, links={"link": link},
+    )  # fmt: skip
+    db.commit()
+    with recording_smtp_server() as (port, server):
+        assert send(sender_for(sessions, mail_settings, port, Clock())).sent == 1
+    (received,) = server.received
+    assert link in received.get_body(("plain",)).get_content()
+    assert f'href="{link}"' in received.get_body(("html",)).get_content()
+    (row,) = rows(db)
+    assert row.sealed_context is None
+    assert "k" * 43 not in row.text_body + row.html_body
+
+
+def test_a_display_name_cannot_rewrite_the_recipient(
+    db: Session, sessions: sessionmaker[Session], mail_settings: Settings
+) -> None:
+    """Defect 12: the name "Zoë <zoe@evil.example>" stays a name; the mail goes to Zoë."""
+    service.queue_message(
+        db, mail_settings, "order_delivered",
+        service.Recipient("zoe@example.org", "Zoë <zoe@evil.example>", "123456782"),
+        {"order_number": "QS-7"}, now=START,
+    )  # fmt: skip
+    db.commit()
+    with recording_smtp_server() as (port, server):
+        assert send(sender_for(sessions, mail_settings, port, Clock())).sent == 1
+    (received,) = server.received
+    addresses = received["To"].addresses
+    assert [(a.display_name, a.addr_spec) for a in addresses] == [
+        ("Zoë <zoe@evil.example>", "zoe@example.org")
+    ]
+    assert server.recipients == [["zoe@example.org"]]
+
+
+def test_a_refusal_logs_the_outbox_id_and_code_only(
+    db: Session,
+    sessions: sessionmaker[Session],
+    mail_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Defect 8: the server's reply quotes the address; neither the log nor the row keeps it."""
+    message = queue_order_update(db, mail_settings, to="ann.private@example.org")
+    db.commit()
+    refusal = "550 5.1.1 <ann.private@example.org>: Recipient address rejected"
+    with (
+        caplog.at_level(logging.WARNING, logger="quietshop.mail"),
+        recording_smtp_server([refusal]) as (port, _),
+    ):
+        assert send(sender_for(sessions, mail_settings, port, Clock())).failed == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"mail {message.id} not sent (reply code 550)"
+    ]
+    (row,) = rows(db)
+    assert row.last_error is not None and "550" in row.last_error
+    assert "ann.private" not in row.last_error and "<address>" in row.last_error
+
+
+def test_the_goodbye_of_a_closed_account_is_scrubbed_once_sent(
+    db: Session, sessions: sessionmaker[Session], mail_settings: Settings
+) -> None:
+    service.queue_message(
+        db, mail_settings, "account_closed",
+        service.Recipient("gone@example.org", "Gone Person", "123456782"), {},
+        now=START, erase_after_send=True,
+    )  # fmt: skip
+    db.commit()
+    with recording_smtp_server() as (port, server):
+        assert send(sender_for(sessions, mail_settings, port, Clock())).sent == 1
+    assert "Gone Person" in server.received[0].get_body(("plain",)).get_content()
+    (row,) = rows(db)
+    assert (row.status, row.recipient, row.recipient_name, row.text_body) == ("sent", "", "", "")
+    assert row.html_body == "" and row.last_error is None

@@ -15,6 +15,7 @@ from quietshop.mail import service
 from quietshop.mail.models import OutboxMessage
 from quietshop.mail.sender import MailSender, SmtpTransport
 from quietshop.settings import Settings
+from tests.clock import T0, MovableClock
 from tests.mail.smtp_servers import recording_smtp_server
 
 MESSAGES = 500
@@ -27,13 +28,15 @@ def queue_many(sessions: sessionmaker, settings: Settings) -> None:  # type: ign
             service.queue_message(
                 session, settings, "order_delivered",
                 service.Recipient(f"customer{i}@example.org", f"Customer {i}"),
-                {"order_number": f"QS-{i:05d}"}, templates=templates,
+                {"order_number": f"QS-{i:05d}"}, templates=templates, now=T0,
             )  # fmt: skip
 
 
 def drain(engine: Engine, settings: Settings, name: str) -> int:
     """One worker, on its own connections from the pool, sending until nothing is due."""
-    sender = MailSender(make_session_factory(engine), settings, SmtpTransport(settings), name)
+    sender = MailSender(
+        make_session_factory(engine), settings, SmtpTransport(settings), name, MovableClock()
+    )
 
     async def loop() -> int:
         sent = 0
@@ -86,11 +89,13 @@ def test_the_sender_beside_the_web_server_delivers_and_stops(
     sessions = make_session_factory(committing_engine)
     with recording_smtp_server() as (port, server):
         settings = mail_settings.model_copy(update={"smtp_port": port})
-        sender = start_background_sender(sessions, settings, idle_seconds=0.05)
+        sender = start_background_sender(
+            sessions, settings, idle_seconds=0.05, clock=MovableClock()
+        )
         with sessions() as session, session.begin():
             service.queue_message(
                 session, settings, "order_delivered", service.Recipient("a@example.org"),
-                {"order_number": "QS-7"},
+                {"order_number": "QS-7"}, now=T0,
             )  # fmt: skip
         deadline = time.monotonic() + 10
         while not server.received and time.monotonic() < deadline:

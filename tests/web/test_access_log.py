@@ -10,16 +10,13 @@ from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from quietshop.app import AssembledApp
+from quietshop.app import AssembledApp, log_policy
 from quietshop.settings import Settings
-from quietshop.web.access_log import (
-    filtered_query,
-    format_line,
-    loggable_referrer,
-    loggable_target,
-    redact_path,
-)
+from quietshop.web.access_log import LogPolicy, format_line, redact_path
 from tests.catalog.factories import small_catalog
+
+# What the assembled shop's domains declared: the policy every access-log line follows.
+POLICY = log_policy()
 
 # Combined Log Format: host ident authuser [date] "request" status bytes "referer" "agent"
 COMBINED = re.compile(
@@ -109,15 +106,63 @@ def test_revealing_segments_are_redacted(path: str, expected: str) -> None:
 
 
 def test_only_allowed_parameters_survive() -> None:
-    assert filtered_query("q=hello&page=2&sort=name&category=cables&email=a@b") == (
+    assert POLICY.query("q=hello&page=2&sort=name&category=cables&email=a@b") == (
         "page=2&sort=name&category=cables"
     )
-    assert loggable_target("/search", "q=anything", None) == "/search"
-    assert loggable_target("/staff/customers/42", "", None) == "/staff/{unmatched}"
-    assert loggable_referrer("not a url") == "-"
-    assert (
-        loggable_referrer("https://shop.example/account/orders/77")
-        == "https://shop.example/account"
+    assert POLICY.target("/search", "q=anything", None) == "/search"
+    assert POLICY.target("/account/customers/42", "", None) == "/account/{unmatched}"
+    assert POLICY.target("/api/v1/auth/x/y", "token=abc", None) == "/api/v1/auth/{unmatched}"
+    assert POLICY.referrer("not a url") == "-"
+    assert POLICY.referrer("https://shop.example/account/orders/77") == (
+        "https://shop.example/account"
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "category=ada@example.org",
+        "category=Ada%20Lovelace",
+        "category=4821093756",
+        "page=ada@example.org",
+        "page=4821093756",
+        "page=-1",
+        "page=%EF%BC%91",  # a full-width digit: not an ASCII page number
+        "sort=4821093756",
+        "sort=price_asc%00",
+        "sort=" + "x" * 500,
+    ],
+)
+def test_a_declared_parameter_is_kept_only_when_its_value_validates(query: str) -> None:
+    """Defect 9: a value someone typed into a known parameter is not logged as sent."""
+    assert POLICY.query(query) == ""
+    assert POLICY.target("/categories/cables", query, None) == "/categories/cables"
+
+
+def test_well_formed_listing_parameters_are_kept() -> None:
+    assert POLICY.query("category=hdmi-cables&page=12&sort=price_desc") == (
+        "category=hdmi-cables&page=12&sort=price_desc"
+    )
+
+
+def test_a_hostile_value_never_reaches_a_real_log_line(
+    db: Session, client: TestClient, settings: Settings
+) -> None:
+    small_catalog(db)
+    client.get("/categories/cables", params={"page": "ada@example.org", "sort": "4821093756"})
+    client.get("/api/v1/products", params={"category": "ada@example.org"})
+    text = "\n".join(log_lines(settings))
+    assert "ada" not in text and "4821093756" not in text
+    assert '"GET /categories/cables HTTP/1.1" 400' in text
+
+
+def test_web_names_no_private_route_of_its_own() -> None:
+    """Seam 2: the private prefixes come from the domains; an empty policy keeps nothing."""
+    empty = LogPolicy()
+    assert empty.target("/account/orders/7", "page=2", None) == "/account/orders/7"
+    assert empty.query("page=2") == ""
+    assert {"/account", "/api/v1/account", "/api/v1/auth", "/unsubscribe"} <= set(
+        POLICY.private_prefixes
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from quietshop.settings import Settings
 from quietshop.web import serving
@@ -232,6 +233,11 @@ def test_exported_settings_rebuild_the_same_settings(
         public_base_url="https://shop.localhost:9443",
         strict_privacy_guard=True,
         catalog_version_check_interval=0.25,
+        # Defect 1: secrets reached the workers as "**********".
+        secret_key=SecretStr("a-real-secret-key-of-enough-length-0123"),
+        smtp_username="shop",
+        smtp_password=SecretStr("smtp pass with spaces & symbols"),
+        demo=True,
     )
     environ: dict[str, str] = {"QUIETSHOP_DATABASE_URL": "sqlite:///inherited.db"}
     export_settings(original, environ)
@@ -243,6 +249,9 @@ def test_exported_settings_rebuild_the_same_settings(
     rebuilt = Settings()
 
     assert rebuilt.model_dump() == original.model_dump()
+    assert rebuilt.secret_key.get_secret_value() == "a-real-secret-key-of-enough-length-0123"
+    assert rebuilt.smtp_password.get_secret_value() == "smtp pass with spaces & symbols"
+    assert "*" not in environ["QUIETSHOP_SECRET_KEY"] + environ["QUIETSHOP_SMTP_PASSWORD"]
     assert environ["QUIETSHOP_DATA_DIR"] == str((tmp_path / "data").resolve())
 
 
@@ -279,8 +288,11 @@ def test_busy_https_port_is_refused_before_serving(tmp_path: Path) -> None:
     with reuseport_listener() as other:
         port = other.getsockname()[1]
         settings = Settings(data_dir=tmp_path, https_port=port, http_port=0)
-        with pytest.raises(PortUnavailableError, match=f"port {port}: Address already in use"):
-            serving.serve(settings)
+        with pytest.raises(
+            PortUnavailableError, match=f"port {port} \\(Address already in use"
+        ) as refused:
+            serving.serve(settings, 1, "unused:target")
+        assert "QUIETSHOP_HTTPS_PORT" in str(refused.value)
 
 
 @pytest.mark.usefixtures("no_granian")
@@ -288,5 +300,6 @@ def test_busy_http_port_is_refused_before_serving(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as other:
         port = other.getsockname()[1]
         settings = Settings(data_dir=tmp_path, https_port=free_port(), http_port=port)
-        with pytest.raises(PortUnavailableError, match=f"port {port}"):
-            serving.serve(settings)
+        with pytest.raises(PortUnavailableError, match=f"port {port}") as refused:
+            serving.serve(settings, 1, "unused:target")
+        assert "QUIETSHOP_HTTP_PORT" in str(refused.value)

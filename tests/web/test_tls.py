@@ -6,9 +6,14 @@ import asyncio
 import datetime as dt
 import ipaddress
 import os
+import re
+import shlex
+import shutil
 import socket
 import ssl
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
+from quietshop.clock import Clock
 from quietshop.settings import Settings
-from quietshop.web import redirect, tls
+from quietshop.web import redirect
 from quietshop.web.redirect import start_redirect_server
 from quietshop.web.tls import (
+    CLOCK_SKEW,
+    NSS_NICKNAME,
     CertificateConfigError,
     CertificatePaths,
     ensure_certificate,
@@ -33,6 +41,15 @@ from quietshop.web.tls import (
 # ---------------------------------------------------------------------------------------
 # Certificates
 # ---------------------------------------------------------------------------------------
+
+
+# A date of our own for tests about ageing; certificates that a TLS handshake checks are
+# made with the real clock (the default), since OpenSSL compares against the real time.
+NOW = dt.datetime(2031, 5, 4, 12, 0, tzinfo=dt.UTC)
+
+
+def clock_at(moment: dt.datetime) -> Clock:
+    return lambda: moment
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -177,39 +194,33 @@ def test_valid_files_are_reused(tmp_path: Path, generated: CertificatePaths) -> 
     assert again.ca_created is False
 
 
-def test_leaf_near_expiry_is_replaced_and_ca_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real_now = tls._now()
-    monkeypatch.setattr(tls, "_now", lambda: real_now - dt.timedelta(days=340))
-    first = ensure_certificate(make_settings(tmp_path))
+def test_leaf_near_expiry_is_replaced_and_ca_kept(tmp_path: Path) -> None:
+    earlier = NOW - dt.timedelta(days=340)
+    first = ensure_certificate(make_settings(tmp_path), clock_at(earlier))
+    assert load_cert(first.cert).not_valid_before_utc == earlier - CLOCK_SKEW  # dated by the clock
     old_leaf = first.cert.read_bytes()
     ca_before = (tmp_path / "tls" / "ca.pem").read_bytes()
 
-    monkeypatch.setattr(tls, "_now", lambda: real_now)  # the leaf now expires in ~25 days
-    second = ensure_certificate(make_settings(tmp_path))
+    # At NOW the leaf expires in ~25 days.
+    second = ensure_certificate(make_settings(tmp_path), clock_at(NOW))
 
     assert second.ca_created is False
     assert (tmp_path / "tls" / "ca.pem").read_bytes() == ca_before
     assert second.cert.read_bytes() != old_leaf
-    assert load_cert(second.cert).not_valid_after_utc > real_now + dt.timedelta(days=300)
+    assert load_cert(second.cert).not_valid_after_utc > NOW + dt.timedelta(days=300)
 
 
-def test_ca_near_expiry_is_replaced_with_a_new_leaf(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real_now = tls._now()
-    monkeypatch.setattr(tls, "_now", lambda: real_now - dt.timedelta(days=3640))
-    first = ensure_certificate(make_settings(tmp_path))
+def test_ca_near_expiry_is_replaced_with_a_new_leaf(tmp_path: Path) -> None:
+    first = ensure_certificate(make_settings(tmp_path), clock_at(NOW - dt.timedelta(days=3640)))
     assert first.ca_cert is not None
     old_ca = first.ca_cert.read_bytes()
 
-    monkeypatch.setattr(tls, "_now", lambda: real_now)
-    second = ensure_certificate(make_settings(tmp_path))
+    second = ensure_certificate(make_settings(tmp_path), clock_at(NOW))
 
     assert second.ca_created is True
     assert second.ca_cert is not None
     assert second.ca_cert.read_bytes() != old_ca
+    assert load_cert(second.ca_cert).not_valid_before_utc == NOW - CLOCK_SKEW
     load_cert(second.cert).verify_directly_issued_by(load_cert(second.ca_cert))
 
 
@@ -279,11 +290,118 @@ def test_mismatched_configured_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_trust_instructions_name_the_ca_and_the_tools(tmp_path: Path) -> None:
-    text = trust_instructions(tmp_path / "tls" / "ca.pem")
+    text = trust_instructions(tmp_path / "tls" / "ca.pem", base_url="https://shop.localhost:9443")
     assert str(tmp_path / "tls" / "ca.pem") in text
     assert "certutil" in text
     assert "update-ca-certificates" in text
+    assert "update-ca-trust" in text
+    assert f"curl --cacert {tmp_path / 'tls' / 'ca.pem'} https://shop.localhost:9443/" in text
     assert "ca-key.pem private" in text
+    assert "Remove the trust" in text
+
+
+def test_trust_instructions_name_macos_and_windows_steps_with_the_real_ca(tmp_path: Path) -> None:
+    ca = (tmp_path / "tls" / "ca.pem").resolve()
+    lines = trust_instructions(tmp_path / "tls" / ".." / "tls" / "ca.pem").splitlines()
+    headings = [line for line in lines if line and not line.startswith(" ")]
+    assert any(line.startswith("Linux") for line in headings)
+    assert any(line.startswith("macOS") for line in headings)
+    assert any(line.startswith("Windows") and "PowerShell" in line for line in headings)
+    commands = [line.strip() for line in lines]
+    assert (
+        f"sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {ca}"
+        in commands
+    )
+    assert (
+        "security add-trusted-cert -r trustRoot"
+        f' -k "$HOME/Library/Keychains/login.keychain-db" {ca}' in commands
+    )
+    assert (
+        f"Import-Certificate -FilePath '{ca}' -CertStoreLocation Cert:\\CurrentUser\\Root"
+        in commands
+    )
+    assert f"certutil -user -addstore Root '{ca}'" in commands
+    assert any("security.enterprise_roots.enabled" in line for line in lines)
+
+
+def test_trust_instructions_quote_an_awkward_path_for_each_shell(tmp_path: Path) -> None:
+    ca = (tmp_path / "it's my $HOME" / "ca.pem").resolve()
+    commands = [line.strip() for line in trust_instructions(ca).splitlines()]
+    debian = next(
+        line for line in commands if line.startswith("sudo cp ") and "ca-certificates" in line
+    )
+    assert shlex.split(debian) == [
+        "sudo",
+        "cp",
+        str(ca),
+        "/usr/local/share/ca-certificates/quietshop-local-ca.crt",
+    ]
+    # PowerShell: single quotes expand nothing, and a quote inside is doubled.
+    windows = str(ca).replace("'", "''")
+    assert f"certutil -user -addstore Root '{windows}'" in commands
+
+
+def printed_commands(text: str, heading: str) -> list[str]:
+    """The command lines printed under ``heading``, up to the next heading; notes left out."""
+    lines = text.splitlines()
+    start = lines.index(heading)
+    indent = " " * (len(heading) - len(heading.lstrip()) + 2)
+    commands = []
+    for line in lines[start + 1 :]:
+        if not line.startswith(indent):
+            break
+        if not line.strip().startswith("("):
+            commands.append(line.strip())
+    return commands
+
+
+def nss_certutil() -> str | None:
+    # Windows has a certutil.exe of its own, a different tool.
+    return None if sys.platform == "win32" else shutil.which("certutil")
+
+
+@pytest.mark.skipif(
+    nss_certutil() is None or shutil.which("bash") is None,
+    reason="needs bash and NSS certutil (Debian/Ubuntu: apt-get install libnss3-tools); "
+    "CI installs them for this test",
+)
+def test_printed_linux_chromium_commands_work_from_a_fresh_home(tmp_path: Path) -> None:
+    # Spaces in both paths: the printed commands must quote the CA path and $HOME.
+    paths = ensure_certificate(make_settings(tmp_path / "data dir"))
+    assert paths.ca_cert is not None
+    commands = printed_commands(trust_instructions(paths.ca_cert), "  Chromium / Chrome:")
+    assert len(commands) == 3
+    assert commands[0].startswith("mkdir -p")
+    home = tmp_path / "fresh home"
+    home.mkdir()  # empty: no browser ever ran here, so there is no NSS database yet
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+    script = "set -eu\n" + "\n".join(commands) + "\n"
+    for _ in range(2):  # pasted again, with the database now there, they still succeed
+        run = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-c", script],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+
+    certutil = nss_certutil()
+    assert certutil is not None
+    nssdb = f"sql:{home / '.pki' / 'nssdb'}"
+    listing = subprocess.run(
+        [certutil, "-L", "-d", nssdb], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(rf"^{re.escape(NSS_NICKNAME)}\s+C,,", listing, re.MULTILINE), listing
+    exported = subprocess.run(
+        [certutil, "-L", "-n", NSS_NICKNAME, "-a", "-d", nssdb],
+        env=env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert x509.load_pem_x509_certificates(exported) == [load_cert(paths.ca_cert)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quietshop.accounts.models import Address, Customer
+from quietshop.accounts.models import Address
 from quietshop.errors import InvalidInput, NotFound
 
 MAX_ADDRESSES = 50
@@ -85,43 +86,43 @@ def validate(data: AddressInput) -> AddressInput:
     )
 
 
-def add(session: Session, customer: Customer, data: AddressInput) -> Address:
+def add(session: Session, customer_id: int, data: AddressInput, now: datetime) -> Address:
     clean = validate(data)
-    count = len(list_for(session, customer))
+    count = len(list_for(session, customer_id))
     if count >= MAX_ADDRESSES:
         raise InvalidInput("addresses", f"an address book holds at most {MAX_ADDRESSES}")
-    address = Address(customer_id=customer.id, **clean.__dict__)
+    address = Address(customer_id=customer_id, created_at=now, **clean.__dict__)
     session.add(address)
     session.flush()
     return address
 
 
-def list_for(session: Session, customer: Customer) -> list[Address]:
+def list_for(session: Session, customer_id: int) -> list[Address]:
     return list(
         session.execute(
-            select(Address).where(Address.customer_id == customer.id).order_by(Address.id)
+            select(Address).where(Address.customer_id == customer_id).order_by(Address.id)
         ).scalars()
     )
 
 
-def get_for(session: Session, customer: Customer, address_id: int) -> Address:
+def get_for(session: Session, customer_id: int, address_id: int) -> Address:
     """The one road to an address: another customer's is "not found", like a missing one."""
     address = session.execute(
-        select(Address).where(Address.id == address_id, Address.customer_id == customer.id)
+        select(Address).where(Address.id == address_id, Address.customer_id == customer_id)
     ).scalar()
     if address is None:
         raise NotFound("address")
     return address
 
 
-def update(session: Session, customer: Customer, address_id: int, data: AddressInput) -> Address:
-    address = get_for(session, customer, address_id)
+def update(session: Session, customer_id: int, address_id: int, data: AddressInput) -> Address:
+    address = get_for(session, customer_id, address_id)
     for key, value in validate(data).__dict__.items():
         setattr(address, key, value)
     session.flush()
     return address
 
 
-def delete(session: Session, customer: Customer, address_id: int) -> None:
-    session.delete(get_for(session, customer, address_id))
+def delete(session: Session, customer_id: int, address_id: int) -> None:
+    session.delete(get_for(session, customer_id, address_id))
     session.flush()

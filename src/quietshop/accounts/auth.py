@@ -1,49 +1,40 @@
 """The bearer-token road into a customer's own data: every account route goes through
-``signed_in(request)``, and nothing else reads a customer by a token."""
+``signed_in(request)``, and nothing else reads a customer by a token.
+
+Reading routes read: the token is checked in the route's read session, and its last use
+is recorded, at most once a minute, in a short write of its own afterwards. So a signed-in
+GET never takes SQLite's write lock for the length of the route.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from quietshop.accounts import tokens
-from quietshop.accounts.models import Customer
-from quietshop.accounts.signin import AttemptLimiter
-from quietshop.errors import Unauthorized
-from quietshop.web.dependencies import settings, write_session
+from quietshop.accounts.tokens import SignedInCustomer
+from quietshop.web.dependencies import bearer_token, now, read_session, settings, write_session
 
-
-def now(request: Request) -> datetime:
-    """The app's clock (tests move it to expire tokens)."""
-    clock = request.app.state.clock
-    moment: datetime = clock()
-    return moment
-
-
-def limiter(request: Request) -> AttemptLimiter:
-    return request.app.state.sign_in_limiter  # type: ignore[no-any-return]
-
-
-def bearer_token(request: Request) -> str:
-    """The token from ``Authorization: Bearer ...``; never from a URL, never from a cookie."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized()
-    return token.strip()
+__all__ = ["SignedInCustomer", "signed_in"]
 
 
 @contextmanager
-def signed_in(request: Request) -> Iterator[tuple[Session, Customer]]:
-    """A write session and the customer whose live token came with the request."""
+def signed_in(
+    request: Request, *, write: bool = False
+) -> Iterator[tuple[Session, SignedInCustomer]]:
+    """A session (a write transaction with ``write=True``) and the customer whose live token
+    came with the request; Unauthorized (401) for no token or a dead one."""
     token = bearer_token(request)
-    with write_session(request) as session:
-        customer = tokens.authenticate(session, token, settings(request), now(request))
-        yield session, customer
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    moment = now(request)
+    opened = write_session(request) if write else read_session(request)
+    with opened as session:
+        found = tokens.authenticate(session, token, settings(request), moment)
+        yield session, found.customer
+        if write and found.touch_due:
+            tokens.touch(session, found.token_id, moment)
+    if not write and found.touch_due:
+        with write_session(request) as session:
+            tokens.touch(session, found.token_id, moment)

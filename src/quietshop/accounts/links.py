@@ -4,6 +4,7 @@ reset link also dies with any password change made after it was sent."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -25,11 +26,18 @@ PATHS = {
     "change_email": "/account/confirm-email",
 }
 INVALID = "This link is not valid any more. It may have been used already or be too old."
+INCOMPLETE = (
+    "This link is incomplete: part of it may have been cut off when it was copied. "
+    "Open it again from the message we sent, or copy the whole line."
+)
+# secrets.token_urlsafe(32): exactly 43 characters of the URL-safe alphabet. Anything else
+# was cut short or mangled on its way from the mail, which is worth saying so.
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 def create(
     session: Session,
-    customer: Customer,
+    customer_id: int,
     purpose: str,
     base_url: str,
     now: datetime,
@@ -39,7 +47,7 @@ def create(
     token = secrets.token_urlsafe(32)
     session.add(
         OneTimeLink(
-            customer_id=customer.id,
+            customer_id=customer_id,
             purpose=purpose,
             token_hash=digest(token),
             new_email=new_email,
@@ -54,9 +62,10 @@ def create(
 def redeem(
     session: Session, purpose: str, token: str, now: datetime
 ) -> tuple[OneTimeLink, Customer]:
-    """Use a link once; InvalidInput (nothing changed) for a replayed, expired or forged one."""
-    if not token or len(token) > 100 or not token.isascii():
-        raise InvalidInput("token", INVALID)
+    """Use a link once; InvalidInput (nothing changed) for a replayed, expired or forged one,
+    and one that says "incomplete" for a token that is not the shape of any link."""
+    if not TOKEN_SHAPE.match(token):
+        raise InvalidInput("token", INCOMPLETE)
     row = session.execute(
         select(OneTimeLink, Customer)
         .join(Customer, Customer.id == OneTimeLink.customer_id)

@@ -1,5 +1,7 @@
 """Customer tables. No IP address is ever stored here (P5); passwords only as argon2id
-hashes and sign-in tokens only as SHA-256 digests (P8)."""
+hashes and sign-in tokens only as SHA-256 digests (P8). Every column that holds personal
+data declares its kind and its erasure (``privacy.personal_data.personal``); times are
+always given by the caller's clock, never defaulted here."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quietshop.db import Base, UTCDateTime, utcnow
+from quietshop.db import Base, UTCDateTime
+from quietshop.privacy.personal_data import personal
 
 
 class Customer(Base):
@@ -16,18 +19,29 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random, permanent, with a Damm check digit (P9); shown on every page and mail.
-    customer_number: Mapped[str] = mapped_column(String(10), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
+    customer_number: Mapped[str] = mapped_column(
+        String(10),
+        unique=True,
+        info=personal(
+            "contact",
+            erase="keep",
+            why_kept="the permanent account number orders refer to; it names nobody once "
+            "the rest is erased",
+        ),
+    )
+    name: Mapped[str] = mapped_column(String(200), info=personal("contact"))
+    email: Mapped[str] = mapped_column(String(254), info=personal("contact", erase="placeholder"))
     # The address case-folded: unique, so Ann@Example.org and ann@example.org are one.
-    email_key: Mapped[str] = mapped_column(String(254), unique=True)
-    phone: Mapped[str] = mapped_column(String(40), default="")
-    password_hash: Mapped[str] = mapped_column(String(200))
+    email_key: Mapped[str] = mapped_column(
+        String(254), unique=True, info=personal("contact", erase="placeholder")
+    )
+    phone: Mapped[str] = mapped_column(String(40), default="", info=personal("contact"))
+    password_hash: Mapped[str] = mapped_column(String(200), info=personal("credentials"))
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when the customer closes the account; personal fields are erased then.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -41,9 +55,9 @@ class CustomerToken(Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=personal("credentials"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, info=personal("activity"))
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, info=personal("activity"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -63,9 +77,9 @@ class OneTimeLink(Base):
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     purpose: Mapped[str] = mapped_column(String(20))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    new_email: Mapped[str | None] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=personal("credentials"))
+    new_email: Mapped[str | None] = mapped_column(String(254), info=personal("contact"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -80,11 +94,11 @@ class Address(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))
-    name: Mapped[str] = mapped_column(String(200))
-    line1: Mapped[str] = mapped_column(String(200))
-    line2: Mapped[str] = mapped_column(String(200), default="")
-    city: Mapped[str] = mapped_column(String(100))
-    region: Mapped[str] = mapped_column(String(100), default="")
-    postcode: Mapped[str] = mapped_column(String(20), default="")
-    country: Mapped[str] = mapped_column(String(2))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    name: Mapped[str] = mapped_column(String(200), info=personal("address"))
+    line1: Mapped[str] = mapped_column(String(200), info=personal("address"))
+    line2: Mapped[str] = mapped_column(String(200), default="", info=personal("address"))
+    city: Mapped[str] = mapped_column(String(100), info=personal("address"))
+    region: Mapped[str] = mapped_column(String(100), default="", info=personal("address"))
+    postcode: Mapped[str] = mapped_column(String(20), default="", info=personal("address"))
+    country: Mapped[str] = mapped_column(String(2), info=personal("address"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -78,3 +78,10 @@ async def reset_page(request: Request) -> HTMLResponse:
 @router.get("/account/confirm-email", response_class=HTMLResponse)
 async def confirm_email_page(request: Request) -> HTMLResponse:
     return private_page(request, "account/confirm_email.html")
+
+
+@router.post("/account/needs-javascript", response_class=HTMLResponse)
+async def needs_javascript(request: Request) -> HTMLResponse:
+    """Where an account form goes if it is somehow sent without its script: a plain form
+    cannot carry the sign-in header. The body (maybe a password) is never read."""
+    return private_page(request, "account/needs_javascript.html")

@@ -1,32 +1,44 @@
-"""Request and response bodies of the account API. Unknown fields are refused (400)."""
+"""Request and response bodies of the account API.
+
+Strict: unknown fields are refused, and so is a value of the wrong JSON type (``0`` is not
+``false``, ``"1"`` is not a number); each refusal is a 400 naming the field. The bounds
+are the rules' own, so the API description says what the server accepts.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quietshop.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+# A new password: the policy's bounds (accounts/passwords.py says what else it checks).
+NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
+# A password being checked: no stored one is longer than the policy allows.
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=10_000)
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=10_000)
 
 
 class RegisterIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)  # the policy says 12 to 128
+    password: NewPassword
     phone: str = Field("", max_length=40)
     mailing_opt_in: bool = False
 
 
 class RegisteredOut(BaseModel):
-    customer_number: str
     message: str
 
 
 class SignInIn(Strict):
     email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    password: CurrentPassword
 
 
 class SignedInOut(BaseModel):
@@ -46,16 +58,16 @@ class EmailIn(Strict):
 
 class NewPasswordIn(Strict):
     token: str = Field(min_length=1, max_length=100)
-    new_password: str = Field(min_length=1, max_length=1024)
+    new_password: NewPassword
 
 
 class PasswordChangeIn(Strict):
-    current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    current_password: CurrentPassword
+    new_password: NewPassword
 
 
 class CloseIn(Strict):
-    password: str = Field(min_length=1, max_length=1024)
+    password: CurrentPassword
 
 
 class ProfileIn(Strict):
@@ -70,6 +82,8 @@ class ProfileOut(BaseModel):
     phone: str
     email_verified: bool
     mailing_opt_in: bool
+    # True once mailings really go out: opted in, and the address confirmed.
+    mailing_active: bool
 
 
 class MailingIn(Strict):

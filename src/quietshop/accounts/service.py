@@ -1,26 +1,29 @@
 """Account rules: registration, email verification, profile, passwords, closing, export.
 
 Every mail goes through the mail domain's outbox in the same transaction (P4); the
-mailing opt-in is the mail domain's row, told of every change here.
+mailing opt-in is the mail domain's row, told of every change here. Functions that act on
+a signed-in customer take the ``SignedInCustomer`` a token resolved to and load the row
+themselves; nothing outside this package holds a ``Customer``.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from quietshop.accounts import addresses, links, passwords, tokens
-from quietshop.accounts.models import Customer, CustomerToken
+from quietshop.accounts import links, passwords, tokens
+from quietshop.accounts.models import Customer
 from quietshop.accounts.numbers import new_customer_number, parse_customer_number
 from quietshop.accounts.signin import email_key, open_customer_by_email
-from quietshop.errors import InvalidInput, NotFound
+from quietshop.accounts.tokens import SignedInCustomer
+from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.mail import service as mail
+from quietshop.privacy.personal_data import DataSubject, PersonalDataRegistry
 from quietshop.settings import Settings
 
 MAX_NAME = 200
@@ -65,31 +68,54 @@ def _email_in_use(session: Session, email: str) -> bool:
     return taken.first() is not None
 
 
-def register(session: Session, settings: Settings, data: Registration, now: datetime) -> Customer:
-    """A new customer with a fresh customer number, and the verification mail queued."""
+def _row(session: Session, customer: SignedInCustomer) -> Customer:
+    """The account row behind a signed-in customer (closed meanwhile: the sign-in ended)."""
+    row = session.get(Customer, customer.id)
+    if row is None or row.closed_at is not None:
+        raise Unauthorized()
+    return row
+
+
+# ---------------------------------------------------------------- registration
+
+
+def register(session: Session, settings: Settings, data: Registration, now: datetime) -> None:
+    """A new customer with a fresh customer number and the verification mail queued; or,
+    when the address already has an account, a mail to its owner and nothing else.
+
+    The caller answers the same either way, and both ways cost one argon2id hash, so
+    registration tells nobody whether an address has an account here.
+    """
     name, email = _clean_name(data.name), _clean_email(data.email)
     phone = _clean_phone(data.phone)
     passwords.check_password_policy(data.password, email=email, name=name)
-    if _email_in_use(session, email):
-        raise InvalidInput("email", "an account with this email address exists; sign in instead")
+    password_hash = passwords.hash_password(data.password)
+    existing = open_customer_by_email(session, email)
+    if existing is not None:
+        mail.queue_message(
+            session, settings, "registration_attempt", _recipient(existing), {}, now=now
+        )
+        return
     customer = Customer(
         customer_number=_unused_customer_number(session),
         name=name,
         email=email,
         email_key=email_key(email),
         phone=phone,
-        password_hash=passwords.hash_password(data.password),
+        password_hash=password_hash,
         password_changed_at=now,
         created_at=now,
     )
     session.add(customer)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError:  # a twin registration won the race for this address
-        raise InvalidInput("email", "an account with this email address exists") from None
-    mail.set_mailing_opt_in(session, customer.customer_number, email, name, data.mailing_opt_in)
+        return
+    mail.set_mailing_opt_in(
+        session, customer.customer_number, email, name, data.mailing_opt_in, now
+    )
     _queue_verification(session, settings, customer, now)
-    return customer
 
 
 def _unused_customer_number(session: Session) -> str:
@@ -104,16 +130,34 @@ def _unused_customer_number(session: Session) -> str:
 def _queue_verification(
     session: Session, settings: Settings, customer: Customer, now: datetime
 ) -> None:
-    link = links.create(session, customer, "verify_email", settings.base_url, now)
+    link = links.create(session, customer.id, "verify_email", settings.base_url, now)
     mail.queue_message(
-        session, settings, "email_verification", _recipient(customer), {"link": link}
+        session,
+        settings,
+        "email_verification",
+        _recipient(customer),
+        {},
+        now=now,
+        links={"link": link},
     )
 
 
-def verify_email(session: Session, token: str, now: datetime) -> Customer:
+def verify_email(session: Session, token: str, now: datetime) -> None:
+    """The link mailed at registration was opened: the address is confirmed, and with it
+    the mailing opt-in, if one was given (double opt-in)."""
     _, customer = links.redeem(session, "verify_email", token, now)
     customer.email_verified_at = customer.email_verified_at or now
-    return customer
+    mail.confirm_mailing_address(session, customer.customer_number, customer.email, now)
+
+
+def resend_verification(
+    session: Session, settings: Settings, customer: SignedInCustomer, now: datetime
+) -> None:
+    """A fresh confirmation link, for a customer whose first one was lost or too old."""
+    row = _row(session, customer)
+    if row.email_verified_at is not None:
+        raise InvalidInput("email", "your email address is already confirmed")
+    _queue_verification(session, settings, row, now)
 
 
 def find_by_number(session: Session, typed: str) -> Customer:
@@ -133,31 +177,69 @@ def find_by_number(session: Session, typed: str) -> Customer:
 # ---------------------------------------------------------------- profile and passwords
 
 
-def update_profile(
-    session: Session, customer: Customer, name: str | None, phone: str | None
-) -> Customer:
-    if name is not None:
-        customer.name = _clean_name(name)
-    if phone is not None:
-        customer.phone = _clean_phone(phone)
-    session.flush()
-    return customer
+@dataclass(frozen=True)
+class Profile:
+    customer_number: str
+    name: str
+    email: str
+    phone: str
+    email_verified: bool
+    mailing_opt_in: bool
+    # Mailings go out only once the address is confirmed too.
+    mailing_active: bool
 
 
-def set_mailing_preference(session: Session, customer: Customer, opted_in: bool) -> None:
-    mail.set_mailing_opt_in(
-        session, customer.customer_number, customer.email, customer.name, opted_in
+def profile(session: Session, customer: SignedInCustomer) -> Profile:
+    row = _row(session, customer)
+    preference = mail.mailing_preference(session, row.customer_number)
+    return Profile(
+        customer_number=row.customer_number,
+        name=row.name,
+        email=row.email,
+        phone=row.phone,
+        email_verified=row.email_verified_at is not None,
+        mailing_opt_in=preference.opted_in,
+        mailing_active=preference.opted_in and preference.address_confirmed,
     )
 
 
+def update_profile(
+    session: Session,
+    customer: SignedInCustomer,
+    name: str | None,
+    phone: str | None,
+    now: datetime,
+) -> None:
+    row = _row(session, customer)
+    if name is not None:
+        row.name = _clean_name(name)
+        preference = mail.mailing_preference(session, row.customer_number)
+        mail.set_mailing_opt_in(
+            session, row.customer_number, row.email, row.name, preference.opted_in, now
+        )
+    if phone is not None:
+        row.phone = _clean_phone(phone)
+    session.flush()
+
+
+def set_mailing_preference(
+    session: Session, customer: SignedInCustomer, opted_in: bool, now: datetime
+) -> None:
+    row = _row(session, customer)
+    mail.set_mailing_opt_in(session, row.customer_number, row.email, row.name, opted_in, now)
+    if row.email_verified_at is not None:
+        mail.confirm_mailing_address(session, row.customer_number, row.email, now)
+
+
 def change_password(
-    session: Session, customer: Customer, current: str, new: str, now: datetime
+    session: Session, customer: SignedInCustomer, current: str, new: str, now: datetime
 ) -> None:
     """Asks the current password; every sign-in of the account ends (P8)."""
-    if not passwords.verify_password(customer.password_hash, current):
+    row = _row(session, customer)
+    if not passwords.verify_password(row.password_hash, current):
         raise InvalidInput("current_password", "is not your current password")
-    passwords.check_password_policy(new, email=customer.email, name=customer.name)
-    _set_password(session, customer, new, now)
+    passwords.check_password_policy(new, email=row.email, name=row.name)
+    _set_password(session, row, new, now)
 
 
 def _set_password(session: Session, customer: Customer, new: str, now: datetime) -> None:
@@ -173,8 +255,10 @@ def request_password_reset(session: Session, settings: Settings, email: str, now
     customer = open_customer_by_email(session, email)
     if customer is None:
         return
-    link = links.create(session, customer, "reset_password", settings.base_url, now)
-    mail.queue_message(session, settings, "password_reset", _recipient(customer), {"link": link})
+    link = links.create(session, customer.id, "reset_password", settings.base_url, now)
+    mail.queue_message(
+        session, settings, "password_reset", _recipient(customer), {}, now=now, links={"link": link}
+    )
 
 
 def reset_password(session: Session, token: str, new: str, now: datetime) -> None:
@@ -184,23 +268,32 @@ def reset_password(session: Session, token: str, new: str, now: datetime) -> Non
 
 
 def request_email_change(
-    session: Session, settings: Settings, customer: Customer, new_email: str, now: datetime
+    session: Session,
+    settings: Settings,
+    customer: SignedInCustomer,
+    new_email: str,
+    now: datetime,
 ) -> None:
     """A link to the new address confirms it; the old address is told."""
+    row = _row(session, customer)
     new_email = _clean_email(new_email)
     if _email_in_use(session, new_email):
         raise InvalidInput("email", "another account uses this address")
-    link = links.create(session, customer, "change_email", settings.base_url, now, new_email)
+    link = links.create(session, row.id, "change_email", settings.base_url, now, new_email)
     mail.queue_message(
         session, settings, "email_change",
-        mail.Recipient(new_email, customer.name, customer.customer_number), {"link": link},
+        mail.Recipient(new_email, row.name, row.customer_number), {},
+        now=now, links={"link": link},
     )  # fmt: skip
     mail.queue_message(
-        session, settings, "email_change_notice", _recipient(customer), {"new_email": new_email}
-    )
+        session, settings, "email_change_notice", _recipient(row), {"new_email": new_email},
+        now=now,
+    )  # fmt: skip
 
 
-def confirm_email_change(session: Session, token: str, now: datetime) -> Customer:
+def confirm_email_change(session: Session, token: str, now: datetime) -> None:
+    """The link sent to the new address was opened: the address changes, and because that
+    link reached it, the new address counts as confirmed for mailings too."""
     link, customer = links.redeem(session, "change_email", token, now)
     if link.new_email is None:
         raise InvalidInput("token", links.INVALID)
@@ -208,66 +301,51 @@ def confirm_email_change(session: Session, token: str, now: datetime) -> Custome
         raise InvalidInput("email", "another account uses this address now")
     customer.email, customer.email_key = link.new_email, email_key(link.new_email)
     customer.email_verified_at = now
-    mail.set_mailing_opt_in(
-        session, customer.customer_number, customer.email, customer.name,
-        mail.is_opted_in(session, customer.customer_number),
-    )  # fmt: skip
+    number = customer.customer_number
+    opted_in = mail.is_opted_in(session, number)
+    mail.set_mailing_opt_in(session, number, customer.email, customer.name, opted_in, now)
+    mail.confirm_mailing_address(session, number, customer.email, now)
     session.flush()
-    return customer
 
 
 # ---------------------------------------------------------------- leaving and taking one's data
 
-# Columns that are secrets or bookkeeping, not facts about the customer.
-NOT_EXPORTED = {
-    "password_hash": "stored only as an argon2id hash",
-    "token_hash": None,
-    "email_key": None,
-}
 
-
-def _row(record: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for column in inspect(record).mapper.column_attrs:
-        if column.key in NOT_EXPORTED:
-            if NOT_EXPORTED[column.key]:
-                data[column.key] = NOT_EXPORTED[column.key]
-            continue
-        value = getattr(record, column.key)
-        data[column.key] = value.isoformat() if isinstance(value, datetime) else value
-    return data
-
-
-def export_data(session: Session, customer: Customer) -> dict[str, Any]:
-    """Every personal datum held about the customer, generated from the tables themselves."""
-    sign_ins = session.execute(
-        select(CustomerToken).where(CustomerToken.customer_id == customer.id)
-    ).scalars()
+def export_data(
+    session: Session,
+    customer: SignedInCustomer,
+    registry: PersonalDataRegistry,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every personal datum held about the customer, in every domain, generated from the
+    tables' own declaration of what is personal."""
+    row = _row(session, customer)
     return {
-        "customer": _row(customer),
-        "addresses": [_row(a) for a in addresses.list_for(session, customer)],
-        "sign_ins": [_row(t) for t in sign_ins],
-        "mail": mail.export_for_customer(session, customer.customer_number),
+        "customer_number": row.customer_number,
+        "exported_at": now.isoformat(),
+        "data": registry.export(session, DataSubject(row.id, row.customer_number)),
     }
 
 
 def close_account(
-    session: Session, settings: Settings, customer: Customer, password: str, now: datetime
+    session: Session,
+    settings: Settings,
+    customer: SignedInCustomer,
+    password: str,
+    now: datetime,
+    registry: PersonalDataRegistry,
 ) -> None:
-    """Erase personal data, keep the customer number (order records refer to it), end every
-    sign-in, stop mailings, and confirm by mail to the address being erased. The password
-    confirms it is really the customer."""
-    if not passwords.verify_password(customer.password_hash, password):
+    """Erase personal data in every domain, keep the customer number (order records refer
+    to it), end every sign-in, and confirm by one last mail to the address being erased,
+    which is itself scrubbed once sent. The password confirms it is really the customer."""
+    row = _row(session, customer)
+    if not passwords.verify_password(row.password_hash, password):
         raise InvalidInput("password", "is not your password")
-    mail.queue_message(session, settings, "account_closed", _recipient(customer), {})
-    mail.set_mailing_opt_in(session, customer.customer_number, customer.email, customer.name, False)
-    mail.forget_subscriber(session, customer.customer_number)
-    tokens.revoke_all(session, customer.id, now)
-    for address in addresses.list_for(session, customer):
-        session.delete(address)
-    erased = f"closed-{customer.customer_number}@erased.invalid"
-    customer.name, customer.phone = "Closed account", ""
-    customer.email, customer.email_key = erased, erased
-    customer.password_hash = passwords.hash_password(secrets.token_urlsafe(32))
-    customer.closed_at = now
+    goodbye = _recipient(row)
+    registry.erase(session, DataSubject(row.id, row.customer_number), now)
+    session.refresh(row)
+    row.closed_at = now
+    mail.queue_message(
+        session, settings, "account_closed", goodbye, {}, now=now, erase_after_send=True
+    )
     session.flush()

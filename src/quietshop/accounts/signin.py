@@ -1,12 +1,9 @@
 """Signing in: the same answer, in about the same time, for an unknown address and a wrong
-password; 10 failures lock an account for 30 minutes; and a per-address limit on attempts
-that lives in this process's memory only, never next to an account (P5)."""
+password; 10 failures lock an account for 30 minutes. (The per-address limit on attempts
+is web/limits.py, counted by the routes.)"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,35 +12,9 @@ from sqlalchemy.orm import Session
 
 from quietshop.accounts import passwords, tokens
 from quietshop.accounts.models import Customer
-from quietshop.errors import TooManyAttempts
 from quietshop.settings import Settings
 
 FAILED = "The email address or the password is wrong, or the account is locked for a while."
-MAX_TRACKED_ADDRESSES = 100_000
-
-
-class AttemptLimiter:
-    """Sign-in attempts per client address in a sliding window; one per app, in memory."""
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def check(self, address: str, now: float | None = None) -> None:
-        """Count an attempt; TooManyAttempts once the address used up its window."""
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            attempts = self._attempts.setdefault(address, deque())
-            self._attempts.move_to_end(address)
-            while attempts and attempts[0] <= moment - self.window:
-                attempts.popleft()
-            if len(attempts) >= self.limit:
-                raise TooManyAttempts(int(attempts[0] + self.window - moment) + 1)
-            attempts.append(moment)
-            while len(self._attempts) > MAX_TRACKED_ADDRESSES:
-                self._attempts.popitem(last=False)
 
 
 def email_key(email: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -47,36 +48,71 @@ def issue(session: Session, customer: Customer, settings: Settings, now: datetim
     return token
 
 
-def authenticate(session: Session, token: str, settings: Settings, now: datetime) -> Customer:
-    """The customer a live token belongs to; Unauthorized for anything else."""
+@dataclass(frozen=True)
+class SignedInCustomer:
+    """Who a live token belongs to: what routes and other domains may hold, instead of the
+    accounts table's row (orders keep this, never a ``Customer``)."""
+
+    id: int
+    number: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    customer: SignedInCustomer
+    token_id: int
+    # The token's last use is more than TOUCH_INTERVAL old: record this one (``touch``).
+    touch_due: bool
+
+
+_AUTHENTICATE = (
+    # Plain columns, no ORM object: one indexed lookup (bench/results-tokens.md).
+    select(
+        Customer.id,
+        Customer.customer_number,
+        Customer.name,
+        Customer.email,
+        Customer.closed_at,
+        CustomerToken.id,
+        CustomerToken.last_used_at,
+        CustomerToken.expires_at,
+        CustomerToken.revoked_at,
+    ).join(Customer, Customer.id == CustomerToken.customer_id)
+)
+
+
+def authenticate(session: Session, token: str, settings: Settings, now: datetime) -> Authenticated:
+    """The customer a live token belongs to; Unauthorized for anything else. Only reads."""
     if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
         raise Unauthorized()
-    # The token's times as plain columns beside the customer: one indexed lookup, and
-    # only one ORM object to build (bench/results-tokens.md).
-    row = session.execute(
-        select(
-            Customer,
-            CustomerToken.id,
-            CustomerToken.last_used_at,
-            CustomerToken.expires_at,
-            CustomerToken.revoked_at,
-        )
-        .join(Customer, Customer.id == CustomerToken.customer_id)
-        .where(CustomerToken.token_hash == digest(token))
-    ).first()
+    row = session.execute(_AUTHENTICATE.where(CustomerToken.token_hash == digest(token))).first()
     if row is None:
         raise Unauthorized()
-    customer, token_id, last_used_at, expires_at, revoked_at = row
+    (
+        customer_id, number, name, email, closed_at,
+        token_id, last_used_at, expires_at, revoked_at,
+    ) = row  # fmt: skip
     idle_limit = last_used_at + timedelta(minutes=settings.token_idle_minutes)
     if revoked_at is not None or now >= expires_at or now >= idle_limit:
         raise Unauthorized("your sign-in has expired; please sign in again")
-    if customer.closed_at is not None:
+    if closed_at is not None:
         raise Unauthorized()
-    if now - last_used_at >= TOUCH_INTERVAL:
-        session.execute(
-            update(CustomerToken).where(CustomerToken.id == token_id).values(last_used_at=now)
-        )
-    return customer
+    return Authenticated(
+        customer=SignedInCustomer(customer_id, number, name, email),
+        token_id=token_id,
+        touch_due=now - last_used_at >= TOUCH_INTERVAL,
+    )
+
+
+def touch(session: Session, token_id: int, now: datetime) -> None:
+    """Record a use of the token (at most once a minute: see ``Authenticated.touch_due``)."""
+    session.execute(
+        update(CustomerToken)
+        .where(CustomerToken.id == token_id, CustomerToken.last_used_at < now)
+        .values(last_used_at=now)
+    )
 
 
 def revoke(session: Session, token: str, now: datetime) -> None:

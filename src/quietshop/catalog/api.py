@@ -17,6 +17,7 @@ from quietshop.catalog.schemas import (
 )
 from quietshop.catalog.search import MAX_QUERY_CHARS
 from quietshop.web.dependencies import read_session, settings
+from quietshop.web.state import app_state
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -28,7 +29,7 @@ PriceCents = Annotated[
 
 
 def memo(request: Request) -> CatalogMemo:
-    return request.app.state.catalog_memo  # type: ignore[no-any-return]
+    return app_state(request).part(CatalogMemo)
 
 
 def _public(request: Request, response: Response) -> None:

@@ -88,15 +88,20 @@ def load_demo_catalog(
     for index, (top, leaf) in enumerate(_leaf_sequence(rng, product_count)):
         draft, svg = _product(rng, top, leaf, FIRST_SKU_NUMBER + index, currency)
         (images_dir / f"{draft.sku.lower()}.svg").write_bytes(svg.encode("utf-8"))
-        create_product(session, draft)
+        create_product(session, draft, CATALOG_EPOCH)  # every draft brings its created_at
         variant_count += len(draft.variants)
         if progress is not None:
             progress(index + 1, product_count)
     return DemoSummary(category_count, product_count, variant_count)
 
 
+def product_count(session: Session) -> int:
+    """How many products the catalog has (the demo loads only into an empty one)."""
+    return int(session.execute(select(func.count(Product.id))).scalar_one())
+
+
 def _ensure_no_products(session: Session) -> None:
-    count = session.execute(select(func.count(Product.id))).scalar_one()
+    count = product_count(session)
     if count:
         raise DemoCatalogExists(count)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from quietshop.db import Base, UTCDateTime, utcnow
+from quietshop.db import Base, UTCDateTime
 
 
 class Category(Base):
@@ -60,7 +60,7 @@ class Product(Base):
     image_file: Mapped[str | None] = mapped_column(String(200))
     image_alt: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # SKUs, category names, description and variant labels as plain words; full-text search
     # indexes it beside the name and brand columns.
     search_text: Mapped[str] = mapped_column(Text, default="")

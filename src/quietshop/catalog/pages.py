@@ -44,7 +44,7 @@ def parse_price(field: str, value: str | None) -> int | None:
 async def home(request: Request) -> HTMLResponse:
     with read_session(request) as session:
         shelves = service.home_shelves(session, memo(request))
-    return public_page(request, "home.html", newest=shelves.newest, deals=shelves.cheapest)
+    return public_page(request, "catalog/home.html", newest=shelves.newest, deals=shelves.cheapest)
 
 
 @router.get("/categories/{slug}", response_class=HTMLResponse)
@@ -69,7 +69,7 @@ async def category_page(
         path, listing = service.category_listing(session, query, memo(request))
     return public_page(
         request,
-        "category.html",
+        "catalog/category.html",
         category=path[-1],
         path=path,
         listing=listing,
@@ -83,7 +83,7 @@ async def category_page(
 async def product_page(request: Request, slug: str) -> HTMLResponse:
     with read_session(request) as session:
         product = service.get_product(session, slug, memo(request))
-    return public_page(request, "product.html", product=product)
+    return public_page(request, "catalog/product.html", product=product)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -94,4 +94,4 @@ async def search_page(
 ) -> HTMLResponse:
     with read_session(request) as session:
         results = service.search_products(session, q, page, memo=memo(request))
-    return public_page(request, "search.html", results=results)
+    return public_page(request, "catalog/search.html", results=results)

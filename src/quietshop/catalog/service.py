@@ -26,7 +26,6 @@ from quietshop.catalog.schemas import (
     SearchResults,
     SortOrder,
 )
-from quietshop.db import utcnow
 from quietshop.errors import InvalidInput, NotFound
 
 MAX_PAGE_SIZE = 100
@@ -381,8 +380,9 @@ def _refuse_taken_keys(session: Session, draft: ProductDraft) -> None:
         raise InvalidInput("variants", "a variant SKU is taken")
 
 
-def create_product(session: Session, draft: ProductDraft) -> None:
-    """Add a product with its variants; its listed price is the lowest variant price."""
+def create_product(session: Session, draft: ProductDraft, now: datetime) -> None:
+    """Add a product with its variants; its listed price is the lowest variant price.
+    ``created_at`` is the draft's, or ``now``."""
     _validate_draft(draft)
     category = session.execute(
         select(Category).where(Category.slug == draft.category_slug)
@@ -410,7 +410,7 @@ def create_product(session: Session, draft: ProductDraft) -> None:
         image_file=draft.image_file,
         image_alt=draft.image_alt,
         active=draft.active,
-        created_at=draft.created_at or utcnow(),
+        created_at=draft.created_at or now,
         search_text=search.document_text(
             draft.sku,
             category.name,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.clock import Clock, system_clock
 from quietshop.mail.sender import MailSender, SmtpTransport
 from quietshop.settings import Settings
 
@@ -34,7 +35,10 @@ class BackgroundSender:
 
 
 def start_background_sender(
-    sessions: sessionmaker[Session], settings: Settings, idle_seconds: float = 1.0
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    idle_seconds: float = 1.0,
+    clock: Clock = system_clock,
 ) -> BackgroundSender:
     """A daemon thread with its own event loop that sends the outbox until stopped."""
     loop = asyncio.new_event_loop()
@@ -44,7 +48,7 @@ def start_background_sender(
     def run() -> None:
         asyncio.set_event_loop(loop)
         ready.set()
-        sender = MailSender(sessions, settings, SmtpTransport(settings), worker_id())
+        sender = MailSender(sessions, settings, SmtpTransport(settings), worker_id(), clock)
         loop.run_until_complete(sender.run(stop_event, idle_seconds))
         loop.close()
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import mailbox
 import threading
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from quietshop.errors import EnvironmentProblem
 from quietshop.settings import Settings
 
 
@@ -29,12 +31,23 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
+class LocalMailPortBusy(EnvironmentProblem):
+    """The demo's mail server cannot listen on its port."""
+
+
 def start_local_smtp(settings: Settings) -> Controller:
     """Listen on 127.0.0.1:smtp_port until ``controller.stop()``; runs in its own thread."""
     controller = Controller(
         MaildirHandler(settings.mail_dir), hostname="127.0.0.1", port=settings.smtp_port
     )
-    controller.start()
+    try:
+        controller.start()
+    except (OSError, RuntimeError) as error:
+        raise LocalMailPortBusy(
+            f"the demo's mail server cannot listen on 127.0.0.1 port {settings.smtp_port} "
+            f"({error.__class__.__name__}): is another Quietshop demo running? Stop it, or "
+            "choose another port with QUIETSHOP_SMTP_PORT"
+        ) from None
     return controller
 
 
@@ -45,3 +58,17 @@ def captured_messages(settings: Settings) -> list[tuple[str, mailbox.MaildirMess
     box = mailbox.Maildir(settings.mail_dir, create=False)
     items = list(box.items())
     return sorted(items, key=lambda item: item[1].get_date())
+
+
+def delivered_copy(settings: Settings, message_id: str) -> str | None:
+    """The plain text of the demo mailbox's copy of a message (what the customer got, links
+    and all), or None. Only the demo has a local mailbox; a real shop's mail has left."""
+    if not settings.mail_dir.exists():
+        return None
+    box = mailbox.Maildir(settings.mail_dir, create=False)
+    for key in box.iterkeys():
+        captured = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        if captured.get("Message-ID") == message_id and isinstance(captured, EmailMessage):
+            body = captured.get_body(preferencelist=("plain",))
+            return body.get_content() if isinstance(body, EmailMessage) else None
+    return None

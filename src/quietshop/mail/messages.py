@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATES_DIR = Path(__file__).parent / "message_templates"
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ KINDS: dict[str, Kind] = {
     "order_cancelled": Kind("order_update", "Your order {{ order_number }} was cancelled"),
     "order_refunded": Kind("order_update", "A refund for order {{ order_number }}"),
     "email_verification": Kind("account", "Please confirm your email address"),
+    "registration_attempt": Kind("account", "Someone tried to register with your address"),
     "password_reset": Kind("account", "Reset your password"),
     "email_change": Kind("account", "Confirm your new email address"),
     "email_change_notice": Kind("account", "Your email address is being changed"),

@@ -11,11 +11,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from quietshop.mail.models import OutboxMessage
+from quietshop.privacy.personal_data import scrubbed_values
 from quietshop.settings import Settings
 
 MAX_ERROR_TEXT = 1000
@@ -77,12 +79,30 @@ def _mine(message_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def mark_sent(session: Session, message_id: int, worker: str, now: datetime) -> None:
+def _done_with(message: OutboxMessage) -> dict[str, Any]:
+    """What a message that will not be sent (again) gives up: its sealed links, and for the
+    goodbye mail of a closed account its recipient, name and bodies."""
+    values: dict[str, Any] = {"sealed_context": None}
+    if message.erase_after_send:
+        table = OutboxMessage.__table__
+        values.update(scrubbed_values(table, message.customer_number or ""))  # type: ignore[arg-type]
+    return values
+
+
+def mark_sent(session: Session, message: OutboxMessage, worker: str, now: datetime) -> None:
     """Committed at once after the server's 250, to keep the resend-after-crash window small."""
     session.execute(
         update(OutboxMessage)
-        .where(*_mine(message_id, worker))
-        .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
+        .where(*_mine(message.id, worker))
+        .values(
+            {
+                "status": "sent",
+                "sent_at": now,
+                "attempts": OutboxMessage.attempts + 1,
+                "last_error": None,
+                **_done_with(message),
+            }
+        )
     )
     session.commit()
 
@@ -106,16 +126,20 @@ def mark_temporary_failure(
     attempts = message.attempts + 1
     status = "failed" if attempts >= settings.mail_max_attempts else "queued"
     delay = backoff_seconds(settings, attempts, random.random() if jitter is None else jitter)  # noqa: S311 - jitter, not a secret
+    given_up = _done_with(message) if status == "failed" else {}
     session.execute(
         update(OutboxMessage)
         .where(*_mine(message.id, worker))
         .values(
-            status=status,
-            attempts=attempts,
-            last_error=error[:MAX_ERROR_TEXT],
-            next_attempt_at=now + timedelta(seconds=delay),
-            claimed_by=None,
-            claimed_at=None,
+            {
+                "status": status,
+                "attempts": attempts,
+                "last_error": error[:MAX_ERROR_TEXT],
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "claimed_by": None,
+                "claimed_at": None,
+                **given_up,  # an erased goodbye mail keeps no error text either
+            }
         )
     )
     session.commit()
@@ -128,7 +152,14 @@ def mark_permanent_failure(
     session.execute(
         update(OutboxMessage)
         .where(*_mine(message.id, worker))
-        .values(status="failed", attempts=message.attempts + 1, last_error=error[:MAX_ERROR_TEXT])
+        .values(
+            {
+                "status": "failed",
+                "attempts": message.attempts + 1,
+                "last_error": error[:MAX_ERROR_TEXT],
+                **_done_with(message),
+            }
+        )
     )
     session.commit()
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from quietshop.mail import service
-from quietshop.web.dependencies import settings, write_session
+from quietshop.web.dependencies import now, settings, write_session
 from quietshop.web.pages import private_page
 
 router = APIRouter(include_in_schema=False)
@@ -25,11 +25,11 @@ Token = Annotated[str, Query(min_length=1, max_length=100)]
 @router.get("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe_form(request: Request, token: Token) -> HTMLResponse:
     service.customer_for_token(settings(request), token)  # refuse a forged link up front
-    return private_page(request, "unsubscribe.html", token=token, done=False)
+    return private_page(request, "mail/unsubscribe.html", token=token, done=False)
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe(request: Request, token: Token) -> HTMLResponse:
     with write_session(request) as session:
-        service.unsubscribe(session, settings(request), token)
-    return private_page(request, "unsubscribe.html", token=token, done=True)
+        service.unsubscribe(session, settings(request), token, now(request))
+    return private_page(request, "mail/unsubscribe.html", token=token, done=True)

@@ -15,23 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy.orm import Session, sessionmaker
 
-from quietshop.db import utcnow
-from quietshop.mail import outbox
+from quietshop.clock import Clock, system_clock
+from quietshop.mail import outbox, sealing
 from quietshop.mail.models import OutboxMessage
+from quietshop.mail.service import unsubscribe_url
 from quietshop.settings import Settings
+from quietshop.signing import MissingSecretKey, UnsealError
 
 logger = logging.getLogger("quietshop.mail")
 
@@ -46,23 +49,42 @@ class MailTransport(Protocol):
     def connect(self) -> AbstractAsyncContextManager[SmtpConnection]: ...
 
 
-class TemporaryFailure(Exception):
+# Servers quote the address they refuse ("550 5.1.1 <ann@example.org>: no such user"):
+# whatever we keep or log of a reply has every address cut out first (P5).
+_ADDRESS_IN_TEXT = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+
+
+class DeliveryFailure(Exception):
+    """Why a message did not go: the reply code (or None) and a reason without addresses."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"{code if code is not None else 'no reply'}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class TemporaryFailure(DeliveryFailure):
     """Worth another try later."""
 
 
-class PermanentFailure(Exception):
-    """The server refused for good (5xx)."""
+class PermanentFailure(DeliveryFailure):
+    """The server refused for good (5xx), or the message cannot be built."""
 
 
-def classify(error: BaseException) -> Exception:
+def without_addresses(text: str) -> str:
+    return _ADDRESS_IN_TEXT.sub("<address>", text)
+
+
+def classify(error: BaseException) -> DeliveryFailure:
     """Sort an SMTP or network error into temporary or permanent."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         error = error.recipients[0]
-    code = getattr(error, "code", None)
-    text = f"{type(error).__name__}: {error}"
-    if isinstance(code, int) and 500 <= code < 600:
-        return PermanentFailure(text)
-    return TemporaryFailure(text)
+    raw_code = getattr(error, "code", None)
+    code = raw_code if isinstance(raw_code, int) else None
+    reason = without_addresses(f"{type(error).__name__}: {error}")
+    if code is not None and 500 <= code < 600:
+        return PermanentFailure(code, reason)
+    return TemporaryFailure(code, reason)
 
 
 class _AioSmtpConnection:
@@ -114,21 +136,44 @@ class SmtpTransport:
                 client.close()
 
 
+def links_for(message: OutboxMessage, settings: Settings) -> dict[str, str]:
+    """The links that fill the message's placeholders: its sealed one-time links, and for
+    a mailing the unsubscribe link, made now from this sender's base URL and key."""
+    links = sealing.unseal_links(settings, message.sealed_context) if message.sealed_context else {}
+    if message.purpose == "mailing" and message.customer_number:
+        links[sealing.UNSUBSCRIBE] = unsubscribe_url(settings, message.customer_number)
+    return links
+
+
 def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
-    """The message as sent: both bodies, a stable Message-ID, and for mailings the
-    RFC 8058 one-click unsubscribe headers. Header values were checked at queue time."""
+    """The message as sent: both bodies with their links filled in, a stable Message-ID,
+    and for mailings the RFC 8058 one-click unsubscribe headers.
+
+    The recipient goes in as an ``Address``, so a display name such as
+    ``Zoë <zoe@evil.example>`` is quoted as a name and cannot add or change an address."""
+    links = links_for(message, settings)
     email = EmailMessage()
     email["From"] = settings.mail_from
-    email["To"] = formataddr((message.recipient_name, message.recipient))
+    email["To"] = Address(display_name=message.recipient_name, addr_spec=message.recipient)
     email["Subject"] = message.subject
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = message.message_id
-    if message.purpose == "mailing" and message.unsubscribe_url:
-        email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+    if sealing.UNSUBSCRIBE in links:
+        email["List-Unsubscribe"] = f"<{links[sealing.UNSUBSCRIBE]}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(message.text_body)
-    email.add_alternative(message.html_body, subtype="html")
+    email.set_content(sealing.fill(message.text_body, links, as_html=False))
+    email.add_alternative(sealing.fill(message.html_body, links, as_html=True), subtype="html")
     return email
+
+
+def _built(message: OutboxMessage, settings: Settings) -> EmailMessage:
+    """``build_email``, with a message that cannot be built turned into a permanent failure."""
+    try:
+        return build_email(message, settings)
+    except (UnsealError, MissingSecretKey, KeyError, ValueError) as error:
+        # KeyError: a placeholder without its link. UnsealError: the key changed since the
+        # message was queued. Neither gets better by trying again.
+        raise PermanentFailure(None, f"cannot build the message: {type(error).__name__}") from None
 
 
 @dataclass
@@ -152,7 +197,7 @@ class MailSender:
         settings: Settings,
         transport: MailTransport,
         worker_id: str,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -188,7 +233,8 @@ class MailSender:
                         return
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             # Could not connect (or the goodbye failed): nothing unsent is lost.
-            failure = TemporaryFailure(str(classify(error)))
+            classified = classify(error)
+            failure = TemporaryFailure(classified.code, classified.reason)
             for message in batch:
                 if message.id not in handled:
                     self._record(session, message, failure, summary)
@@ -202,17 +248,24 @@ class MailSender:
     ) -> bool:
         """Send one message; False when the connection can no longer be used."""
         try:
-            await connection.send(build_email(message, self.settings))
+            await connection.send(_built(message, self.settings))
+        except PermanentFailure as failure:
+            self._record(session, message, failure, summary)
+            return True
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             self._record(session, message, classify(error), summary)
             broken = isinstance(error, aiosmtplib.SMTPServerDisconnected | OSError | TimeoutError)
             return not broken
-        outbox.mark_sent(session, message.id, self.worker_id, self.clock())
+        outbox.mark_sent(session, message, self.worker_id, self.clock())
         summary.sent += 1
         return True
 
     def _record(
-        self, session: Session, message: OutboxMessage, failure: Exception, summary: SendSummary
+        self,
+        session: Session,
+        message: OutboxMessage,
+        failure: DeliveryFailure,
+        summary: SendSummary,
     ) -> None:
         summary.errors.append(str(failure))
         if isinstance(failure, PermanentFailure):
@@ -224,7 +277,9 @@ class MailSender:
             )
             summary.retried += status == "queued"
             summary.failed += status == "failed"
-        logger.warning("mail %s not sent: %s", message.id, failure)
+        # The outbox id and the reply code only: a reply's text can quote the address (P5).
+        reply = failure.code if failure.code is not None else "none"
+        logger.warning("mail %s not sent (reply code %s)", message.id, reply)
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         """Send until ``stop`` is set, sleeping ``idle_seconds`` when nothing is due."""

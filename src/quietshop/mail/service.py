@@ -1,21 +1,24 @@
 """Mail rules: what may be queued, to whom, and the mailing subscriptions.
 
 Messages are outbox rows written in the caller's transaction, so a message exists exactly
-when the change that caused it was committed. Nothing here talks to an SMTP server.
+when the change that caused it was committed. Nothing here talks to an SMTP server, and
+nothing here reads the clock: every function that stamps a row takes ``now``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quietshop.db import utcnow
 from quietshop.errors import InvalidInput, NotFound
+from quietshop.mail import sealing
 from quietshop.mail.messages import KINDS, MailTemplates
 from quietshop.mail.models import PURPOSES, Mailing, MailingSubscription, OutboxMessage
 from quietshop.settings import Settings
@@ -63,6 +66,19 @@ def check_body(field: str, body: str, limit: int) -> None:
         raise InvalidInput(field, f"must be at most {limit} bytes")
 
 
+def check_links_configured(settings: Settings) -> None:
+    """Links in mail come from the one configured base URL and key every process reads;
+    outside the demo, a mailing is refused until both are set."""
+    if settings.demo:
+        return
+    if not settings.public_base_url or not settings.secret_key.get_secret_value():
+        raise InvalidInput(
+            "settings",
+            "set QUIETSHOP_PUBLIC_BASE_URL and QUIETSHOP_SECRET_KEY (the values the server "
+            "uses) before sending a mailing: its unsubscribe links are built from them",
+        )
+
+
 # ---------------------------------------------------------------- queueing
 
 
@@ -76,11 +92,19 @@ def queue_message(
     kind: str,
     to: Recipient,
     context: dict[str, Any],
+    *,
+    now: datetime,
+    links: Mapping[str, str] | None = None,
     reference: str | None = None,
     templates: MailTemplates | None = None,
+    erase_after_send: bool = False,
 ) -> OutboxMessage:
     """Render and queue one message in the caller's transaction; refuse what the policy
-    does not allow. Raises InvalidInput (nothing queued) on any bad value."""
+    does not allow. Raises InvalidInput (nothing queued) on any bad value.
+
+    ``links`` are one-time links (a reset, a confirmation): the stored bodies carry only a
+    placeholder for each, and the links themselves wait sealed until the message is sent.
+    """
     if kind not in KINDS:
         raise InvalidInput("kind", f"unknown kind of mail {kind!r}")
     purpose = KINDS[kind].purpose
@@ -88,12 +112,16 @@ def queue_message(
         raise InvalidInput("purpose", f"{purpose!r} is not an allowed purpose")
     check_address("recipient", to.email)
     check_header_text("recipient_name", to.name, required=False)
-    full_context = {"name": to.name or "customer", "customer_number": to.customer_number}
+    links = dict(links or {})
+    full_context: dict[str, Any] = {
+        "name": to.name or "customer",
+        "customer_number": to.customer_number,
+    }
     full_context.update(context)
-    unsubscribe_url = None
+    full_context.update({name: sealing.placeholder(name) for name in links})
     if purpose == "mailing":
-        unsubscribe_url = _mailing_unsubscribe_url(session, settings, to)
-        full_context["unsubscribe_url"] = unsubscribe_url
+        _refuse_unless_subscribed(session, to)
+        full_context[sealing.UNSUBSCRIBE] = sealing.placeholder(sealing.UNSUBSCRIBE)
     rendered = (templates or templates_for(settings)).render(kind, full_context)
     check_header_text("subject", rendered.subject, required=True)
     check_body("text_body", rendered.text, settings.mail_max_body_bytes)
@@ -107,12 +135,13 @@ def queue_message(
         subject=rendered.subject,
         text_body=rendered.text,
         html_body=rendered.html,
+        sealed_context=sealing.seal_links(settings, links) if links else None,
+        erase_after_send=erase_after_send,
         reference=reference,
-        unsubscribe_url=unsubscribe_url,
         status="queued",
         attempts=0,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
+        next_attempt_at=now,
+        created_at=now,
     )
     session.add(message)
     session.flush()
@@ -125,14 +154,16 @@ def new_message_id(settings: Settings) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def _mailing_unsubscribe_url(session: Session, settings: Settings, to: Recipient) -> str:
-    """A mailing goes only to a customer whose opt-in is on at this moment (P4)."""
+def _refuse_unless_subscribed(session: Session, to: Recipient) -> None:
+    """A mailing goes only to a customer whose opt-in is on at this moment and whose
+    address is confirmed (P4: double opt-in)."""
     if not to.customer_number:
         raise InvalidInput("recipient", "a mailing goes only to a customer who opted in")
     subscription = _subscription(session, to.customer_number)
     if subscription is None or not subscription.opted_in:
         raise InvalidInput("recipient", "this customer has not opted in to mailings")
-    return unsubscribe_url(settings, to.customer_number)
+    if subscription.address_confirmed_at is None or subscription.email != to.email:
+        raise InvalidInput("recipient", "this customer's address is not confirmed")
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -145,23 +176,54 @@ def _subscription(session: Session, customer_number: str) -> MailingSubscription
 
 
 def set_mailing_opt_in(
-    session: Session, customer_number: str, email: str, name: str, opted_in: bool
+    session: Session,
+    customer_number: str,
+    email: str,
+    name: str,
+    opted_in: bool,
+    now: datetime,
 ) -> None:
-    """Accounts call this at registration and on every change of the preference."""
+    """Accounts call this at registration and on every change of the preference or the
+    address. A new address starts unconfirmed: mailings wait for its confirmation."""
     check_address("email", email)
     check_header_text("name", name, required=False)
     subscription = _subscription(session, customer_number)
     if subscription is None:
-        subscription = MailingSubscription(customer_number=customer_number)
+        subscription = MailingSubscription(customer_number=customer_number, email=email)
         session.add(subscription)
+    if subscription.email != email:
+        subscription.address_confirmed_at = None
     subscription.email, subscription.name = email, name
-    subscription.opted_in, subscription.changed_at = opted_in, utcnow()
+    subscription.opted_in, subscription.changed_at = opted_in, now
     session.flush()
 
 
-def is_opted_in(session: Session, customer_number: str) -> bool:
+def confirm_mailing_address(
+    session: Session, customer_number: str, email: str, now: datetime
+) -> None:
+    """The customer opened a link sent to ``email``: that address is theirs."""
     subscription = _subscription(session, customer_number)
-    return bool(subscription and subscription.opted_in)
+    if subscription is not None and subscription.email == email:
+        subscription.address_confirmed_at = subscription.address_confirmed_at or now
+        session.flush()
+
+
+@dataclass(frozen=True)
+class MailingPreference:
+    opted_in: bool
+    # Mailings go out only once this is true as well (double opt-in).
+    address_confirmed: bool
+
+
+def mailing_preference(session: Session, customer_number: str) -> MailingPreference:
+    subscription = _subscription(session, customer_number)
+    if subscription is None:
+        return MailingPreference(False, False)
+    return MailingPreference(subscription.opted_in, subscription.address_confirmed_at is not None)
+
+
+def is_opted_in(session: Session, customer_number: str) -> bool:
+    return mailing_preference(session, customer_number).opted_in
 
 
 def unsubscribe_token(settings: Settings, customer_number: str) -> str:
@@ -182,55 +244,24 @@ def customer_for_token(settings: Settings, token: str) -> str:
     return number
 
 
-def unsubscribe(session: Session, settings: Settings, token: str) -> None:
+def unsubscribe(session: Session, settings: Settings, token: str, now: datetime) -> None:
     """Turn mailings off at once for the customer the token names (RFC 8058 one-click)."""
     number = customer_for_token(settings, token)
     subscription = _subscription(session, number)
     if subscription is not None and subscription.opted_in:
-        subscription.opted_in, subscription.changed_at = False, utcnow()
+        subscription.opted_in, subscription.changed_at = False, now
         session.flush()
-
-
-def forget_subscriber(session: Session, customer_number: str) -> None:
-    """Erase the address and name kept with the opt-in (the account is closing)."""
-    subscription = _subscription(session, customer_number)
-    if subscription is not None:
-        subscription.email = f"closed-{customer_number}@erased.invalid"
-        subscription.name, subscription.opted_in = "", False
-        session.flush()
-
-
-def export_for_customer(session: Session, customer_number: str) -> dict[str, Any]:
-    """The customer's mailing preference and every message queued or sent to them."""
-    subscription = _subscription(session, customer_number)
-    messages = session.execute(
-        select(OutboxMessage)
-        .where(OutboxMessage.customer_number == customer_number)
-        .order_by(OutboxMessage.id)
-    ).scalars()
-    return {
-        "mailing_opt_in": bool(subscription and subscription.opted_in),
-        "messages": [
-            {
-                "sent_to": m.recipient,
-                "subject": m.subject,
-                "purpose": m.purpose,
-                "status": m.status,
-                "created_at": m.created_at.isoformat(),
-                "text": m.text_body,
-            }
-            for m in messages
-        ],
-    }
 
 
 # ---------------------------------------------------------------- mailings
 
 
-def create_mailing(session: Session, subject: str, text_body: str, created_by: str = "") -> Mailing:
+def create_mailing(
+    session: Session, subject: str, text_body: str, now: datetime, created_by: str = ""
+) -> Mailing:
     check_header_text("subject", subject, required=True)
     check_body("text_body", text_body, 64 * 1024)
-    mailing = Mailing(subject=subject, text_body=text_body, created_by=created_by)
+    mailing = Mailing(subject=subject, text_body=text_body, created_by=created_by, created_at=now)
     session.add(mailing)
     session.flush()
     return mailing
@@ -246,20 +277,25 @@ def preview_mailing(session: Session, settings: Settings, mailing_id: int) -> tu
             "customer_number": "000000000",
             "subject": mailing.subject,
             "body": mailing.text_body,
-            "unsubscribe_url": f"{settings.base_url}/unsubscribe?token=SAMPLE",
+            sealing.UNSUBSCRIBE: f"{settings.base_url}/unsubscribe?token=SAMPLE",
         },
     )
     return rendered.subject, rendered.text
 
 
-def send_mailing(session: Session, settings: Settings, mailing_id: int) -> int:
-    """Queue one message per customer opted in now; a mailing is sent once."""
+def send_mailing(session: Session, settings: Settings, mailing_id: int, now: datetime) -> int:
+    """Queue one message per customer opted in, with a confirmed address, right now; a
+    mailing is sent once."""
+    check_links_configured(settings)
     mailing = _mailing(session, mailing_id)
     if mailing.sent_at is not None:
         raise InvalidInput("mailing", "this mailing was already sent")
     subscribers = session.execute(
         select(MailingSubscription)
-        .where(MailingSubscription.opted_in.is_(True))
+        .where(
+            MailingSubscription.opted_in.is_(True),
+            MailingSubscription.address_confirmed_at.is_not(None),
+        )
         .order_by(MailingSubscription.id)
     ).scalars()
     templates = templates_for(settings)
@@ -271,11 +307,12 @@ def send_mailing(session: Session, settings: Settings, mailing_id: int) -> int:
             "mailing",
             Recipient(subscriber.email, subscriber.name, subscriber.customer_number),
             {"subject": mailing.subject, "body": mailing.text_body},
+            now=now,
             reference=f"mailing:{mailing.id}",
             templates=templates,
         )
         count += 1
-    mailing.sent_at, mailing.recipient_count = utcnow(), count
+    mailing.sent_at, mailing.recipient_count = now, count
     session.flush()
     return count
 
@@ -285,3 +322,23 @@ def _mailing(session: Session, mailing_id: int) -> Mailing:
     if mailing is None:
         raise NotFound("mailing")
     return mailing
+
+
+# ---------------------------------------------------------------- reading the outbox
+
+
+def recent_messages(session: Session, limit: int) -> list[OutboxMessage]:
+    """The newest outbox messages first (``quietshop mail list``)."""
+    return list(
+        session.execute(
+            select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        ).scalars()
+    )
+
+
+def stored_message(session: Session, message_id: int) -> OutboxMessage:
+    """One outbox message; its bodies as stored hold no usable link (see ``sealing.shown``)."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"outbox message {message_id}")
+    return message

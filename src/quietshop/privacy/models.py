@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quietshop.db import Base, UTCDateTime, utcnow
+from quietshop.db import Base, UTCDateTime
 
 
 class Policy(Base):
@@ -19,4 +19,4 @@ class Policy(Base):
     version: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 async def privacy_policy(request: Request) -> HTMLResponse:
     with read_session(request) as session:
         policy, history = service.policy_with_history(session, "privacy")
-    return public_page(request, "privacy.html", policy=policy, history=history)
+    return public_page(request, "privacy/privacy.html", policy=policy, history=history)
 
 
 @router.get("/privacy/versions/{version}", response_class=HTMLResponse)
@@ -27,7 +27,7 @@ async def privacy_policy_version(
 ) -> HTMLResponse:
     with read_session(request) as session:
         policy, history = service.policy_with_history(session, "privacy", version)
-    return public_page(request, "privacy.html", policy=policy, history=history)
+    return public_page(request, "privacy/privacy.html", policy=policy, history=history)
 
 
 @router.get("/leaving", response_class=HTMLResponse)
@@ -36,4 +36,4 @@ async def leaving_notice(
 ) -> HTMLResponse:
     """Links that leave the shop pass here first (P2): the visitor sees where they are going."""
     host = service.leaving_host(to)
-    return public_page(request, "leaving.html", target=to, host=host)
+    return public_page(request, "privacy/leaving.html", target=to, host=host)

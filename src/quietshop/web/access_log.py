@@ -1,10 +1,12 @@
 """The access log, in Combined Log Format, written so that no line points at a person (P5).
 
 Kept: client IP, time, method, path, status, bytes, referrer, User-Agent.
-Never kept: the remote-user field (always ``-``), query parameters outside an
-allow-list (so never a search text or a token), the raw path of a private route
-(logged by its template, ``/account/orders/{number}``), or path segments that look
-like an email address, a long number or a token.
+Never kept: the remote-user field (always ``-``), query parameters outside the ones the
+domains declared, or a declared one whose value does not validate (so never a search
+text, an address or a token), the raw path of a private route (logged by its template,
+``/account/orders/{number}``), or path segments that look like an email address, a long
+number or a token. ``web/`` names no route itself: each domain declares its private
+prefixes and its loggable parameters, and ``app.py`` puts them into one ``LogPolicy``.
 """
 
 from __future__ import annotations
@@ -12,30 +14,20 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-ALLOWED_QUERY_PARAMETERS = frozenset({"page", "sort", "category"})
-PRIVATE_PREFIXES = (
-    "/account",
-    "/api/v1/account",
-    "/api/v1/auth",
-    "/api/v1/orders",
-    "/orders",
-    "/checkout",
-    "/staff",
-    "/api/v1/staff",
-    "/unsubscribe",
-    "/verify",
-    "/reset",
-)
 # A segment with '@', a run of 6+ digits, or 16+ letters and digits without a hyphen (a token,
 # not a slug's word) could name a person.
 _REVEALING = re.compile(r"@|%40|\d{6,}|[A-Za-z0-9_]{16,}")
-_PRIVATE_PATH = re.compile("^(" + "|".join(re.escape(p) for p in PRIVATE_PREFIXES) + ")(?:/|$)")
 _MAX_LOGGED_PATH = 512
+_MAX_LOGGED_VALUE = 80
+
+QueryRule = Callable[[str], bool]
 
 
 def _quote(value: str) -> str:
@@ -44,14 +36,6 @@ def _quote(value: str) -> str:
         return value  # the common case, without a pass over every character
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in value)
     return cleaned.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def filtered_query(query_string: str) -> str:
-    if not query_string:
-        return ""
-    pairs = parse_qsl(query_string, keep_blank_values=True)
-    kept = [(k, v[:40]) for k, v in pairs if k in ALLOWED_QUERY_PARAMETERS]
-    return urlencode(kept)
 
 
 def redact_path(path: str) -> str:
@@ -63,44 +47,65 @@ def redact_path(path: str) -> str:
     return "/".join(segments)[:_MAX_LOGGED_PATH]
 
 
-def _private_prefix(path: str) -> str | None:
-    match = _PRIVATE_PATH.match(path)
-    return match.group(1) if match else None
+@dataclass(frozen=True)
+class LogPolicy:
+    """What the log may say of a request, from what each domain declared at assembly.
 
+    ``private_prefixes``: paths whose raw form could name someone (``/account``); they are
+    logged by route template only. ``query_rules``: the only query parameters kept, each
+    only when its value passes its rule (a known sort, digits for a page), so a value that
+    carries an address or a number someone typed never reaches the log.
+    """
 
-def is_private(path: str) -> bool:
-    return _PRIVATE_PATH.match(path) is not None
+    private_prefixes: tuple[str, ...] = ()
+    query_rules: Mapping[str, QueryRule] = field(default_factory=dict)
+    _private: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
+    def __post_init__(self) -> None:
+        for prefix in self.private_prefixes:
+            if not prefix.startswith("/") or prefix.endswith("/"):
+                raise ValueError(f"a private prefix looks like /account, not {prefix!r}")
+        escaped = "|".join(re.escape(p) for p in sorted(self.private_prefixes, key=len)[::-1])
+        pattern = re.compile(f"^({escaped})(?:/|$)") if escaped else None
+        object.__setattr__(self, "_private", pattern)  # derived once; the policy is frozen
 
-def loggable_target(path: str, query_string: str, route_template: str | None) -> str:
-    """What the log may say of the request target."""
-    prefix = _private_prefix(path)
-    if prefix is not None:
-        if route_template:
-            return route_template
-        return prefix if path == prefix else prefix + "/{unmatched}"
-    query = filtered_query(query_string)
-    logged = redact_path(path)
-    return f"{logged}?{query}" if query else logged
+    def private_prefix(self, path: str) -> str | None:
+        match = self._private.match(path) if self._private is not None else None
+        return match.group(1) if match else None
 
+    def query(self, query_string: str) -> str:
+        if not query_string:
+            return ""
+        kept = []
+        for name, value in parse_qsl(query_string, keep_blank_values=True):
+            rule = self.query_rules.get(name)
+            if rule is not None and len(value) <= _MAX_LOGGED_VALUE and rule(value):
+                kept.append((name, value))
+        return urlencode(kept)
 
-def loggable_referrer(referrer: str) -> str:
-    """Scheme, host and path only; a referrer's query string could carry anyone's search."""
-    if not referrer:
-        return "-"
-    try:
-        parts = urlsplit(referrer)
-    except ValueError:
-        return "-"
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "-"
-    path = parts.path
-    path = (
-        path
-        if not is_private(path)
-        else next(p for p in PRIVATE_PREFIXES if path == p or path.startswith(p + "/"))
-    )
-    return f"{parts.scheme}://{parts.netloc}{redact_path(path)}"
+    def target(self, path: str, query_string: str, route_template: str | None) -> str:
+        """What the log may say of the request target."""
+        prefix = self.private_prefix(path)
+        if prefix is not None:
+            if route_template:
+                return route_template
+            return prefix if path == prefix else prefix + "/{unmatched}"
+        query = self.query(query_string)
+        logged = redact_path(path)
+        return f"{logged}?{query}" if query else logged
+
+    def referrer(self, referrer: str) -> str:
+        """Scheme, host and path only; a referrer's query string could carry anyone's search."""
+        if not referrer:
+            return "-"
+        try:
+            parts = urlsplit(referrer)
+        except ValueError:
+            return "-"
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return "-"
+        path = self.private_prefix(parts.path) or parts.path
+        return f"{parts.scheme}://{parts.netloc}{redact_path(path)}"
 
 
 @lru_cache(maxsize=4)

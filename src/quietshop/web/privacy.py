@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quietshop.web.access_log import format_line, loggable_referrer, loggable_target
+from quietshop.clock import Clock
+from quietshop.web.access_log import LogPolicy, format_line
 
 logger = logging.getLogger("quietshop.privacy")
 
@@ -74,11 +74,19 @@ def _response_headers(
 
 class PrivacyMiddleware:
     def __init__(
-        self, app: ASGIApp, *, strict: bool, write_log: Callable[[str], None] | None
+        self,
+        app: ASGIApp,
+        *,
+        strict: bool,
+        write_log: Callable[[str], None] | None,
+        log_policy: LogPolicy,
+        clock: Clock,
     ) -> None:
         self.app = app
         self.strict = strict
         self.write_log = write_log
+        self.log_policy = log_policy
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,24 +118,22 @@ class PrivacyMiddleware:
             await self.app(scope, receive, guarded_send)
         finally:
             if self.write_log is not None:
-                self.write_log(_log_line(scope, status, sent_bytes))
+                self.write_log(self._log_line(scope, status, sent_bytes))
 
-
-def _log_line(scope: Scope, status: int, sent_bytes: int) -> str:
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    client = scope.get("client")
-    return format_line(
-        client_ip=client[0] if client else "-",
-        when=datetime.now(UTC),
-        method=scope["method"],
-        target=loggable_target(
-            scope["path"], scope.get("query_string", b"").decode("latin-1"), template
-        ),
-        http_version=scope.get("http_version", "1.1"),
-        status=status,
-        sent_bytes=sent_bytes,
-        referrer=loggable_referrer(_header_value(headers, b"referer").decode("latin-1")),
-        user_agent=_header_value(headers, b"user-agent").decode("latin-1") or "-",
-    )
+    def _log_line(self, scope: Scope, status: int, sent_bytes: int) -> str:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        route = scope.get("route")
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+        client = scope.get("client")
+        query = scope.get("query_string", b"").decode("latin-1")
+        return format_line(
+            client_ip=client[0] if client else "-",
+            when=self.clock(),
+            method=scope["method"],
+            target=self.log_policy.target(scope["path"], query, template),
+            http_version=scope.get("http_version", "1.1"),
+            status=status,
+            sent_bytes=sent_bytes,
+            referrer=self.log_policy.referrer(_header_value(headers, b"referer").decode("latin-1")),
+            user_agent=_header_value(headers, b"user-agent").decode("latin-1") or "-",
+        )

@@ -13,28 +13,34 @@ from typing import Any
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.server import Server
 from granian.server.common import AbstractServer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from quietshop.errors import EnvironmentProblem
 from quietshop.settings import Settings
 from quietshop.web.redirect import run_redirect_server
 from quietshop.web.tls import CertificatePaths, ensure_certificate, trust_instructions
 
-APP_TARGET = "quietshop.app:app_from_environment"
 ENV_PREFIX = "QUIETSHOP_"
 
 
-class PortUnavailableError(RuntimeError):
+class PortUnavailableError(EnvironmentProblem):
     """A port we were told to listen on is taken or not ours to use."""
 
 
-def serve(settings: Settings, workers: int = 1, target: str = APP_TARGET) -> None:
-    """Serve ``target`` (an ASGI app factory) until interrupted; blocks."""
+def serve(settings: Settings, workers: int, target: str) -> None:
+    """Serve ``target`` (an ASGI app factory, "module:function") until interrupted; blocks.
+    The factory builds its own settings from the environment this exports."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     paths = ensure_certificate(settings)
     _check_port_free(settings.bind_host, settings.https_port)
-    redirect_sock = _bind(settings.bind_host, settings.http_port) if settings.http_port else None
+    redirect_sock = (
+        _bind(settings.bind_host, settings.http_port, "QUIETSHOP_HTTP_PORT")
+        if settings.http_port
+        else None
+    )
     # Workers build their own Settings from the environment, so hand them ours.
     export_settings(settings)
     if redirect_sock is not None:
@@ -68,14 +74,20 @@ def build_server(
 
 
 def export_settings(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
-    """Write every setting to ``QUIETSHOP_*`` variables so that a fresh Settings() equals it."""
+    """Write every setting to ``QUIETSHOP_*`` variables so that a fresh Settings() equals it.
+
+    Secrets are handed over as they are: pydantic's JSON dump masks a ``SecretStr`` as
+    ``**********``, which would leave every worker with a wrong key and SMTP password."""
     env = os.environ if environ is None else environ
     for name, value in settings.model_dump(mode="json").items():
         key = f"{ENV_PREFIX}{name.upper()}"
+        raw = getattr(settings, name)
         if value is None:
             env.pop(key, None)  # an inherited variable must not bring back a setting we unset
+        elif isinstance(raw, SecretStr):
+            env[key] = raw.get_secret_value()
         else:
-            env[key] = _env_value(getattr(settings, name), value)
+            env[key] = _env_value(raw, value)
 
 
 def _env_value(raw: object, dumped: object) -> str:
@@ -112,10 +124,10 @@ def _check_port_free(host: str, port: int) -> None:
     start without complaint and the kernel would split connections between the two.
     A plain bind (without SO_REUSEPORT) is refused while anyone listens there.
     """
-    _bind(host, port).close()
+    _bind(host, port, "QUIETSHOP_HTTPS_PORT").close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, setting: str) -> socket.socket:
     """A listening socket; binding here, in the main thread, makes a busy port fail loudly."""
     try:
         if host == "::" and socket.has_dualstack_ipv6():
@@ -124,7 +136,8 @@ def _bind(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family)
     except OSError as error:
         raise PortUnavailableError(
-            f"cannot listen on {host} port {port}: {error.strerror}"
+            f"cannot listen on {host} port {port} ({error.strerror}): is another Quietshop "
+            f"running? Stop it, or choose another port with {setting}"
         ) from error
 
 
@@ -143,5 +156,7 @@ def _announce(console: Console, settings: Settings, paths: CertificatePaths) -> 
         title = "New local certificate authority" if paths.ca_created else "Local certificate"
         console.rule(title)
         # soft_wrap: long commands stay one line when copied, however narrow the terminal.
-        console.print(Text(trust_instructions(paths.ca_cert)), soft_wrap=True)
+        console.print(
+            Text(trust_instructions(paths.ca_cert, base_url=settings.base_url)), soft_wrap=True
+        )
         console.rule()

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markupsafe import Markup
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -35,9 +43,19 @@ def simple_markdown(text: str) -> Markup:
 
 
 class Templates:
-    def __init__(self, globals_: dict[str, Any]) -> None:
+    """The page templates: the shared layout here, each domain's own under its prefix.
+
+    ``domain_dirs`` maps a prefix to a domain's template folder, so ``account/reset.html``
+    is ``accounts/templates/reset.html``; ``base.html``, ``error.html`` and the macros
+    every domain's pages use are this package's.
+    """
+
+    def __init__(
+        self, globals_: dict[str, Any], domain_dirs: Mapping[str, Path] | None = None
+    ) -> None:
+        domains = {prefix: FileSystemLoader(path) for prefix, path in (domain_dirs or {}).items()}
         self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES_DIR),
+            loader=ChoiceLoader([PrefixLoader(domains), FileSystemLoader(TEMPLATES_DIR)]),
             autoescape=select_autoescape(["html", "xml"]),
             undefined=StrictUndefined,
             auto_reload=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import shlex
 import socket
 import ssl
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from quietshop.clock import Clock, system_clock
+from quietshop.errors import EnvironmentProblem
 from quietshop.settings import Settings
 
 CA_CERT_NAME = "ca.pem"
@@ -40,12 +43,14 @@ RENEW_BEFORE = dt.timedelta(days=30)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 CA_NAME_PREFIX = "Quietshop local development CA"
+NSS_NICKNAME = "Quietshop local CA"  # the CA's name in a browser's certificate database
+DEFAULT_BASE_URL = "https://localhost:8443"  # what Settings gives when nothing is set
 ALWAYS_DNS = ("localhost",)
 ALWAYS_IPS = ("127.0.0.1", "::1")
 WILDCARD_BINDS = ("", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
 
 
-class CertificateConfigError(RuntimeError):
+class CertificateConfigError(EnvironmentProblem):
     """The configured certificate or key cannot be used; the message says why."""
 
 
@@ -60,11 +65,15 @@ class CertificatePaths:
     ca_created: bool = False
 
 
-def ensure_certificate(settings: Settings) -> CertificatePaths:
-    """Return usable certificate paths, creating the local CA and leaf when needed."""
+def ensure_certificate(settings: Settings, clock: Clock = system_clock) -> CertificatePaths:
+    """Return usable certificate paths, creating the local CA and leaf when needed.
+
+    ``clock`` dates new certificates and judges old ones. Browsers check them against the
+    real time, so only tests pass anything but ``system_clock``.
+    """
     if settings.tls_cert is not None or settings.tls_key is not None:
         return _configured_certificate(settings.tls_cert, settings.tls_key)
-    return ensure_local_certificate(settings.tls_dir, wanted_names(settings))
+    return ensure_local_certificate(settings.tls_dir, wanted_names(settings), clock)
 
 
 def _configured_certificate(cert: Path | None, key: Path | None) -> CertificatePaths:
@@ -96,11 +105,13 @@ def wanted_names(settings: Settings) -> list[str]:
     return names
 
 
-def ensure_local_certificate(tls_dir: Path, names: Iterable[str]) -> CertificatePaths:
+def ensure_local_certificate(
+    tls_dir: Path, names: Iterable[str], clock: Clock = system_clock
+) -> CertificatePaths:
     """Create or reuse the local CA and a leaf for ``names`` inside ``tls_dir``."""
     names = list(names)
     tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    now = _now()
+    now = clock()
     ca = _load_valid_ca(tls_dir, now)
     ca_created = ca is None
     if ca is None:
@@ -117,10 +128,6 @@ def ensure_local_certificate(tls_dir: Path, names: Iterable[str]) -> Certificate
 
 
 # --- loading and checking what is on disk ---------------------------------------------
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _load_pair(
@@ -324,24 +331,83 @@ def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
 # --- telling people ---------------------------------------------------------------------
 
 
-def trust_instructions(ca_path: Path) -> str:
-    """How a person makes their browser trust the local CA, in plain text."""
+def trust_instructions(ca_path: Path, *, base_url: str = DEFAULT_BASE_URL) -> str:
+    """How a person makes their browsers trust the local CA: plain text, grouped by OS.
+
+    Every command works as printed in the shell it is listed under, also on a fresh
+    machine whose browser has never run: the CA path is quoted for that shell, and the
+    Chromium database is created when it is missing. ``base_url`` is where the shop is
+    served (``Settings.base_url``), for the curl line.
+    """
     ca = ca_path.resolve()
+    sh = shlex.quote(str(ca))
+    ps = _powershell_quote(str(ca))
+    base = base_url.rstrip("/")
+    nssdb = '"sql:$HOME/.pki/nssdb"'
+    add = f'certutil -A -n "{NSS_NICKNAME}" -t "C,," -i {sh}'
+    chromium = "\n    ".join(
+        [
+            'mkdir -p "$HOME/.pki/nssdb"',
+            f'[ -f "$HOME/.pki/nssdb/cert9.db" ] || certutil -d {nssdb} -N --empty-password',
+            f"{add} -d {nssdb}",
+        ]
+    )
+    firefox = (
+        'for db in "$HOME"/.mozilla/firefox/*/cert9.db'
+        ' "$HOME"/snap/firefox/common/.mozilla/firefox/*/cert9.db;'
+        f' do [ -f "$db" ] || continue; {add} -d "sql:${{db%/*}}"; done'
+    )
+    macos_system = (
+        f"sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {sh}"
+    )
+    macos_login = (
+        'security add-trusted-cert -r trustRoot -k "$HOME/Library/Keychains/login.keychain-db" '
+        + sh
+    )
     return f"""\
-Browsers will warn about https://localhost until they trust the local CA in
+Browsers will warn about {base}/ until they trust the local CA in
   {ca}
 Trust it once; it stays valid for 10 years and signs only this machine's certificate.
+Restart the browser afterwards.
 
-  Firefox (each profile):
-    certutil -A -n "Quietshop local CA" -t "C,," -i {ca} -d sql:$HOME/.mozilla/firefox/<profile>
-    (or Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import)
-  Chromium / Chrome on Linux:
-    certutil -A -n "Quietshop local CA" -t "C,," -i {ca} -d sql:$HOME/.pki/nssdb
-  System store (Debian/Ubuntu; curl, Python and most tools):
-    sudo cp {ca} /usr/local/share/ca-certificates/quietshop-local-ca.crt
+Linux (certutil: sudo apt install libnss3-tools, or sudo dnf install nss-tools)
+  Chromium / Chrome:
+    {chromium}
+  Firefox, every profile (start Firefox once first, so that a profile exists):
+    {firefox}
+    (or Settings > Privacy & Security > Certificates > View Certificates > Authorities >
+    Import, and tick "Trust this CA to identify websites")
+  System store, Debian / Ubuntu (curl, Python and most tools; not the browsers):
+    sudo cp {sh} /usr/local/share/ca-certificates/quietshop-local-ca.crt
     sudo update-ca-certificates
-  One command only:  curl --cacert {ca} https://localhost:<port>/
+  System store, Fedora / RHEL:
+    sudo cp {sh} /etc/pki/ca-trust/source/anchors/quietshop-local-ca.pem
+    sudo update-ca-trust
 
-(certutil comes from the libnss3-tools package.) Keep {ca.parent / CA_KEY_NAME} private:
+macOS (Safari, Chrome, curl)
+  For all users:
+    {macos_system}
+  Or for you only, without sudo (asks for your password):
+    {macos_login}
+
+Windows (Edge, Chrome), in PowerShell, for you only; confirm the dialog
+    Import-Certificate -FilePath {ps} -CertStoreLocation Cert:\\CurrentUser\\Root
+  Or:
+    certutil -user -addstore Root {ps}
+
+Firefox on macOS and Windows trusts these stores while security.enterprise_roots.enabled
+is true (about:config; the default since Firefox 120).
+
+One command only:
+    curl --cacert {sh} {base}/
+
+Keep {ca.parent / CA_KEY_NAME} private:
 whoever holds it can impersonate any website to a browser that trusts this CA.
 Remove the trust when you no longer develop on this machine."""
+
+
+def _powershell_quote(text: str) -> str:
+    """``text`` as one PowerShell literal: single quotes, in which nothing is expanded."""
+    for quote in "'\u2018\u2019\u201a\u201b":  # PowerShell takes all of these as '
+        text = text.replace(quote, quote * 2)
+    return f"'{text}'"

@@ -87,8 +87,20 @@ export function showError(form, error, aliases = {}) {
 }
 
 /**
+ * Let the form be used. Forms arrive with their fields in a disabled fieldset and a POST
+ * to a page that says JavaScript is needed: without the script (or before it runs) a form
+ * cannot be sent at all, so a password never ends up in a URL.
+ */
+export function enable(form) {
+  for (const fieldset of form.querySelectorAll("fieldset[data-needs-script]")) {
+    fieldset.disabled = false;
+  }
+}
+
+/**
  * Run `action(values)` when the form is submitted, its buttons disabled meanwhile; an error
  * is shown in the form, except a lost sign-in, which the page's sign-in form handles.
+ * The form is enabled only once its handler is in place.
  */
 export function onSubmit(form, action, { aliases = {} } = {}) {
   form.addEventListener("submit", async (event) => {
@@ -106,6 +118,7 @@ export function onSubmit(form, action, { aliases = {} } = {}) {
       form.removeAttribute("aria-busy");
     }
   });
+  enable(form);
 }
 
 /** The sign-in form: on success the token is kept in this tab and `then(answer)` runs. */

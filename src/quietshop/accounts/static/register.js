@@ -1,7 +1,9 @@
-// Registration: one form, then the new customer number, shown large, and a way to sign in.
+// Registration: one form, then "check your mail". The answer is the same whether or not
+// the address already had an account (its owner gets a mail instead), so it shows no
+// customer number: that comes in the confirmation mail and on the account page.
 
-import { call } from "./api.js";
-import { groupedNumber, onSubmit } from "./forms.js";
+import { call } from "/static/js/api.js";
+import { onSubmit } from "/static/js/forms.js";
 
 const form = document.querySelector("[data-register-form]");
 const done = document.querySelector("[data-registered-panel]");
@@ -11,7 +13,6 @@ onSubmit(form, async (fields) => {
   form.reset();
   document.querySelector("[data-register-panel]").hidden = true;
   document.querySelector("[data-registered-message]").textContent = answer.message;
-  done.querySelector("[data-customer-number]").textContent = groupedNumber(answer.customer_number);
   done.hidden = false;
   done.focus();
 });

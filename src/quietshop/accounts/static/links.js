@@ -4,8 +4,8 @@
 // (history.replaceState), so it stays out of the history, bookmarks and any later Referer;
 // the server never writes it into the page.
 
-import { call } from "./api.js";
-import { onSubmit, say, sentence } from "./forms.js";
+import { call } from "/static/js/api.js";
+import { onSubmit, say, sentence } from "/static/js/forms.js";
 
 const page = document.querySelector("[data-link-page]");
 const status = document.querySelector("[data-link-status]");

@@ -2,8 +2,15 @@
 // sign-in is missing or has ended, the sign-in form shows in place, and signing in reloads
 // the screen. Data goes into the page with textContent only.
 
-import { call, SIGN_IN_REQUIRED, signOut, token } from "./api.js";
-import { clearErrors, groupedNumber, onSubmit, say, wireSignInForm } from "./forms.js";
+import { call, SIGN_IN_REQUIRED, signOut, token } from "/static/js/api.js";
+import {
+  clearErrors,
+  enable,
+  groupedNumber,
+  onSubmit,
+  say,
+  wireSignInForm,
+} from "/static/js/forms.js";
 
 const $ = (selector) => document.querySelector(selector);
 const panels = [...document.querySelectorAll("[data-panel]")];
@@ -60,7 +67,10 @@ function showProfile(profile) {
   const status = $("[data-email-status]");
   status.textContent = profile.email_verified ? "confirmed" : "not confirmed yet";
   status.dataset.kind = profile.email_verified ? "good" : "warn";
+  $("[data-verification]").hidden = profile.email_verified;
   mailingForm.elements.opted_in.checked = profile.mailing_opt_in;
+  // Double opt-in: ticked, but nothing goes out until the address is confirmed.
+  $("[data-mailing-pending]").hidden = !profile.mailing_opt_in || profile.mailing_active;
 }
 
 onSubmit(profileForm, async ({ name, phone }) => {
@@ -74,7 +84,27 @@ onSubmit(emailForm, async ({ email }) => {
   say(emailForm, answer.message, "success");
 });
 
+$("[data-resend-verification]").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  const message = $("[data-verification-message]");
+  button.disabled = true;
+  try {
+    const answer = await call("POST", "/api/v1/account/verification-mail");
+    message.textContent = answer.message;
+    message.dataset.kind = "success";
+  } catch (error) {
+    if (!error.signInShown) {
+      message.textContent = error.fields.length ? error.fields[0].message : error.message;
+      message.dataset.kind = "error";
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
+
 const mailingBox = mailingForm.elements.opted_in;
+mailingForm.addEventListener("submit", (event) => event.preventDefault()); // a checkbox, saved on change
+enable(mailingForm);
 mailingBox.addEventListener("change", async () => {
   const wanted = mailingBox.checked;
   mailingBox.disabled = true;
