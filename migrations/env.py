@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from quietshop.models import metadata
-from quietshop.settings import Settings
+from quietshop.settings import load_settings
 
 # Objects the migrations create by hand that the models do not describe:
 # SQLite's FTS5 table (and its shadow tables) and PostgreSQL's search index.
@@ -40,7 +40,7 @@ def main() -> None:
         return
     from quietshop.db import make_engine
 
-    url = context.config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+    url = context.config.get_main_option("sqlalchemy.url") or load_settings().resolved_database_url
     engine = make_engine(url)
     with engine.connect() as new_connection:
         run(new_connection)

@@ -35,3 +35,14 @@ def test_read_then_write_survives_another_writer(tmp_path: Path) -> None:
     with sessions() as session:
         assert session.execute(select(CatalogState.version)).scalar_one() == before + 11
     engine.dispose()
+
+
+def test_sqlite_overwrites_what_it_frees(tmp_path: Path) -> None:
+    """Erasure reaches the file: every connection turns secure_delete on, whatever the
+    SQLite build's default (Debian's is on; others' is off)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'secure.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()

@@ -318,6 +318,25 @@ def test_email_change_needs_the_new_address_to_confirm(
     assert signin.sign_in(db, account_settings, "new@example.org", PASSWORD, T0).token
 
 
+def test_moving_to_a_taken_address_tells_its_owner_and_changes_nothing(
+    db: Session, account_settings: Settings
+) -> None:
+    """Like registration: a signed-in stranger learns nothing of which addresses exist."""
+    mallory = make_customer(db, account_settings, email="mallory@example.org")
+    make_customer(db, account_settings, email="ann@example.org")
+    service.request_email_change(db, account_settings, mallory.signed_in, "ANN@example.org", T0)
+    assert [m.subject for m in mails_to(db, "ann@example.org")][-1] == (
+        "Someone asked to use your email address"
+    )
+    assert mails_to(db, "mallory@example.org")[-1].subject == "Please confirm your email address"
+    assert mallory.customer.email == "mallory@example.org"
+    with pytest.raises(InvalidInput) as own:
+        service.request_email_change(
+            db, account_settings, mallory.signed_in, "Mallory@Example.org", T0
+        )
+    assert own.value.message == "this is already your address"
+
+
 def test_addresses_are_validated_per_country_and_private(
     db: Session, account_settings: Settings
 ) -> None:

@@ -130,3 +130,34 @@ def test_the_demo_marker_makes_every_shell_use_the_demo_links(
     runner.invoke(app, ["mailing", "create", "--subject", "Spring", "--text", "Cheaper."])
     sent = runner.invoke(app, ["mailing", "send", "1"])
     assert sent.exit_code == 0, sent.output
+
+
+def test_the_demo_mailbox_forgets_a_closed_account(shop_dir: Settings) -> None:
+    """The demo's mailbox lives in the shop's data dir: closing an account deletes what it
+    caught for the address, and the goodbye right after it is delivered."""
+    demo = shop_dir.model_copy(update={"local_smtp": True})
+    sessions = make_session_factory(make_engine(demo.resolved_database_url))
+    with sessions() as session, session.begin():
+        queue_order_update(session, demo, to="leaving@example.org")
+        queue_order_update(session, demo, to="staying@example.org", number="QS-2")
+    controller = start_local_smtp(demo)
+    try:
+        asyncio.run(make_sender(sessions, demo).send_due())
+        assert len(captured_messages(demo)) == 2
+        service.forget_captured_mail(demo, "LEAVING@example.org")
+        assert [m["To"] for _, m in captured_messages(demo)] == [
+            "Ann Example <staying@example.org>"
+        ]
+        with sessions() as session, session.begin():
+            service.queue_message(
+                session, demo, "account_closed",
+                service.Recipient("leaving@example.org", "Leaving Person", "123456782"), {},
+                now=T0, erase_after_send=True,
+            )  # fmt: skip
+        assert asyncio.run(make_sender(sessions, demo).send_due()).sent == 1
+    finally:
+        controller.stop()
+    assert [m["To"] for _, m in captured_messages(demo)] == ["Ann Example <staying@example.org>"]
+    # Outside the demo there is no mailbox of the shop's to forget anything in.
+    service.forget_captured_mail(shop_dir, "staying@example.org")
+    assert len(captured_messages(demo)) == 1

@@ -22,6 +22,7 @@ from quietshop.accounts.schemas import (
     EmailIn,
     MailingIn,
     MessageOut,
+    NewEmailIn,
     NewPasswordIn,
     PasswordChangeIn,
     ProfileIn,
@@ -90,7 +91,14 @@ def sign_in(request: Request, body: SignInIn) -> SignedInOut:
     )
 
 
-@account_router.post("/auth/sign-out", status_code=204)
+@account_router.post(
+    "/auth/sign-out",
+    status_code=204,
+    description=(
+        "End the sign-in this token belongs to. A token already ended (or never issued) has "
+        "no sign-in left to end: the answer is 204 all the same. Without a token, 401."
+    ),
+)
 def sign_out(request: Request) -> Response:
     token = bearer_token(request)
     with write_session(request) as session:
@@ -175,7 +183,7 @@ def change_password(request: Request, body: PasswordChangeIn) -> Response:
 @account_router.post(
     "/account/email", status_code=202, response_model=MessageOut, responses=TOO_MANY
 )
-def change_email(request: Request, body: EmailIn) -> MessageOut:
+def change_email(request: Request, body: NewEmailIn) -> MessageOut:
     count_attempt(request)
     with signed_in(request, write=True) as (session, customer):
         service.request_email_change(session, settings(request), customer, body.email, now(request))
@@ -241,4 +249,5 @@ def close(request: Request, body: CloseIn) -> Response:
         service.close_account(
             session, settings(request), customer, body.password, now(request), _registry(request)
         )
+    service.erase_leftovers(settings(request), app_state(request).sessions, customer.email)
     return Response(status_code=204)

@@ -3,6 +3,10 @@
 Strict: unknown fields are refused, and so is a value of the wrong JSON type (``0`` is not
 ``false``, ``"1"`` is not a number); each refusal is a 400 naming the field. The bounds
 are the rules' own, so the API description says what the server accepts.
+
+Some rules are checked by the service, with messages a person can act on ("this link is
+incomplete", "we do not ship to this country"); their shape is still described here, from
+the rule's own constant, but only described (``json_schema_extra``), so the message stays.
 """
 
 from __future__ import annotations
@@ -11,13 +15,46 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
+from quietshop.accounts.addresses import COUNTRIES, COUNTRY_RULES
+from quietshop.accounts.links import TOKEN_SHAPE
 from quietshop.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from quietshop.accounts.service import MAX_PHONE, PHONE_CHARACTERS
 
 # A new password: the policy's bounds (accounts/passwords.py says what else it checks).
 NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 # A password being checked: no stored one is longer than the policy allows.
 CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+# An address that becomes the account's: the service checks its shape (mail.check_address:
+# dot-atoms, a local part of at most 64 characters, no quoted parts or IP literals).
+NewEmail = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=254,
+        json_schema_extra={"format": "email"},
+        description="An email address (surrounding spaces are dropped)",
+    ),
+]
+# A mailed link's token (links.TOKEN_SHAPE); any other text is refused as "incomplete".
+LinkToken = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": TOKEN_SHAPE.pattern})
+]
+# Digits, spaces and + - ( ) . / (service._clean_phone), after surrounding spaces are dropped.
+_PHONE_CLASS = "".join(sorted(PHONE_CHARACTERS)).replace("-", "") + "-"
+Phone = Annotated[
+    str, Field(max_length=MAX_PHONE, json_schema_extra={"pattern": rf"^\s*[{_PHONE_CLASS}]*\s*$"})
+]
+# A name goes into mail headers: printable, without line breaks, not blank.
+PersonName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Printable text without line breaks or control characters; not blank",
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -25,10 +62,10 @@ class Strict(BaseModel):
 
 
 class RegisterIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
+    name: PersonName
+    email: NewEmail
     password: NewPassword
-    phone: str = Field("", max_length=40)
+    phone: Phone = ""
     mailing_opt_in: bool = False
 
 
@@ -49,15 +86,23 @@ class SignedInOut(BaseModel):
 
 
 class TokenIn(Strict):
-    token: str = Field(min_length=1, max_length=100)
+    token: LinkToken
 
 
 class EmailIn(Strict):
+    """An address to look up (a password reset): the answer is the same for any text."""
+
     email: str = Field(min_length=1, max_length=254)
 
 
+class NewEmailIn(Strict):
+    """A new address for the account: its shape is checked."""
+
+    email: NewEmail
+
+
 class NewPasswordIn(Strict):
-    token: str = Field(min_length=1, max_length=100)
+    token: LinkToken
     new_password: NewPassword
 
 
@@ -71,8 +116,8 @@ class CloseIn(Strict):
 
 
 class ProfileIn(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    phone: str | None = Field(None, max_length=40)
+    name: PersonName | None = None
+    phone: Phone | None = None
 
 
 class ProfileOut(BaseModel):
@@ -90,15 +135,29 @@ class MailingIn(Strict):
     opted_in: bool
 
 
+_PRINTABLE = "Printable text without line breaks or control characters"
+_SHIPPING_COUNTRIES: JsonDict = {"enum": [*sorted(COUNTRIES)]}
+_WITH_REGIONS = ", ".join(code for code, (_, needed) in COUNTRY_RULES.items() if needed)
+
+
 class AddressIn(Strict):
     kind: str = Field(pattern="^(shipping|billing)$")
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str = Field("", max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    region: str = Field("", max_length=100)
-    postcode: str = Field("", max_length=20)
-    country: str = Field(min_length=2, max_length=2)
+    name: str = Field(min_length=1, max_length=200, description=f"{_PRINTABLE}; not blank")
+    line1: str = Field(min_length=1, max_length=200, description=f"{_PRINTABLE}; not blank")
+    line2: str = Field("", max_length=200, description=_PRINTABLE)
+    city: str = Field(min_length=1, max_length=100, description=f"{_PRINTABLE}; not blank")
+    region: str = Field(
+        "", max_length=100, description=f"{_PRINTABLE}; required for {_WITH_REGIONS}"
+    )
+    postcode: str = Field(
+        "", max_length=20, description="In the shape the country uses; required where it has one"
+    )
+    country: str = Field(
+        min_length=2,
+        max_length=2,
+        json_schema_extra=_SHIPPING_COUNTRIES,
+        description="A country we ship to, as its two-letter code",
+    )
 
 
 class AddressOut(AddressIn):

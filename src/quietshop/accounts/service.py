@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.accounts import links, passwords, tokens
 from quietshop.accounts.models import Customer
 from quietshop.accounts.numbers import new_customer_number, parse_customer_number
 from quietshop.accounts.signin import email_key, open_customer_by_email
 from quietshop.accounts.tokens import SignedInCustomer
+from quietshop.db import wipe_erased_pages
 from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.mail import service as mail
 from quietshop.privacy.personal_data import DataSubject, PersonalDataRegistry
@@ -274,11 +275,19 @@ def request_email_change(
     new_email: str,
     now: datetime,
 ) -> None:
-    """A link to the new address confirms it; the old address is told."""
+    """A link to the new address confirms it; the old address is told.
+
+    When another account already uses the new address, its owner is told instead and
+    nothing changes; the caller answers the same either way, so this does not tell a
+    signed-in stranger which addresses have accounts here."""
     row = _row(session, customer)
     new_email = _clean_email(new_email)
-    if _email_in_use(session, new_email):
-        raise InvalidInput("email", "another account uses this address")
+    if email_key(new_email) == row.email_key:
+        raise InvalidInput("email", "this is already your address")
+    owner = open_customer_by_email(session, new_email)
+    if owner is not None:
+        mail.queue_message(session, settings, "address_in_use", _recipient(owner), {}, now=now)
+        return
     link = links.create(session, row.id, "change_email", settings.base_url, now, new_email)
     mail.queue_message(
         session, settings, "email_change",
@@ -349,3 +358,10 @@ def close_account(
         session, settings, "account_closed", goodbye, {}, now=now, erase_after_send=True
     )
     session.flush()
+
+
+def erase_leftovers(settings: Settings, sessions: sessionmaker[Session], email: str) -> None:
+    """After ``close_account`` has committed: the old row versions out of SQLite's files,
+    and, in the demo, the mail its local mailbox caught for the address."""
+    wipe_erased_pages(sessions)
+    mail.forget_captured_mail(settings, email)

@@ -23,8 +23,13 @@ router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 PageNumber = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
 PageSize = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
-PriceCents = Annotated[
-    int | None, Query(ge=0, le=service.MAX_PRICE_CENTS, description="Integer cents")
+PriceMin = Annotated[
+    int | None,
+    Query(ge=0, le=service.MAX_PRICE_CENTS, description="Integer cents; not above price_max"),
+]
+PriceMax = Annotated[
+    int | None,
+    Query(ge=0, le=service.MAX_PRICE_CENTS, description="Integer cents; not below price_min"),
 ]
 
 
@@ -41,8 +46,8 @@ async def list_products(
     request: Request,
     response: Response,
     category: Annotated[str | None, Query(max_length=80)] = None,
-    price_min: PriceCents = None,
-    price_max: PriceCents = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
     in_stock: bool = False,
     sort: SortOrder = SortOrder.price_asc,
     page: PageNumber = 1,

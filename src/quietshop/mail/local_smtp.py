@@ -1,5 +1,10 @@
 """The demo's own mail server: aiosmtpd on loopback, keeping what it receives as a Maildir
-under ``data_dir/mail`` so a new user can read every message the demo shop sent."""
+under ``data_dir/mail`` so a new user can read every message the demo shop sent.
+
+That mailbox sits in the shop's data dir, on the shop's machine, so it honours erasure
+like every table and file there: when an account closes, what it holds for that address
+is deleted, and the goodbye mail as soon as it has been delivered.
+"""
 
 from __future__ import annotations
 
@@ -72,3 +77,21 @@ def delivered_copy(settings: Settings, message_id: str) -> str | None:
             body = captured.get_body(preferencelist=("plain",))
             return body.get_content() if isinstance(body, EmailMessage) else None
     return None
+
+
+def forget_mail_to(settings: Settings, address: str) -> int:
+    """Delete every captured message to ``address`` (an account closed); how many went."""
+    if not settings.local_smtp or not settings.mail_dir.exists():
+        return 0
+    box = mailbox.Maildir(settings.mail_dir, create=False)
+    wanted = address.casefold()
+    doomed = []
+    for key in box.iterkeys():
+        captured = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        recipients = captured.get("To")
+        addresses = getattr(recipients, "addresses", ()) if recipients is not None else ()
+        if any(a.addr_spec.casefold() == wanted for a in addresses):
+            doomed.append(key)
+    for key in doomed:
+        box.discard(key)
+    return len(doomed)

@@ -32,6 +32,7 @@ KINDS: dict[str, Kind] = {
     "order_refunded": Kind("order_update", "A refund for order {{ order_number }}"),
     "email_verification": Kind("account", "Please confirm your email address"),
     "registration_attempt": Kind("account", "Someone tried to register with your address"),
+    "address_in_use": Kind("account", "Someone asked to use your email address"),
     "password_reset": Kind("account", "Reset your password"),
     "email_change": Kind("account", "Confirm your new email address"),
     "email_change_notice": Kind("account", "Your email address is being changed"),

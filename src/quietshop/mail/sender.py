@@ -30,7 +30,9 @@ import aiosmtplib
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.clock import Clock, system_clock
+from quietshop.db import wipe_erased_pages
 from quietshop.mail import outbox, sealing
+from quietshop.mail.local_smtp import forget_mail_to
 from quietshop.mail.models import OutboxMessage
 from quietshop.mail.service import unsubscribe_url
 from quietshop.settings import Settings
@@ -214,10 +216,16 @@ class MailSender:
                 batch_size,
                 self.settings.mail_claim_lease_seconds,
             )
+            # Taken now: sending scrubs the goodbye of a closed account, address and all.
+            goodbyes = [message.recipient for message in claimed if message.erase_after_send]
             summary = SendSummary()
             if claimed:
                 await self._send_batch(session, claimed, summary)
-            return summary
+        if goodbyes:  # gone, or given up: now out of the files and the demo mailbox too
+            wipe_erased_pages(self.sessions)
+            for address in goodbyes:
+                forget_mail_to(self.settings, address)
+        return summary
 
     async def _send_batch(
         self, session: Session, batch: list[OutboxMessage], summary: SendSummary

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from quietshop.errors import InvalidInput, NotFound
 from quietshop.mail import sealing
+from quietshop.mail.local_smtp import forget_mail_to
 from quietshop.mail.messages import KINDS, MailTemplates
 from quietshop.mail.models import PURPOSES, Mailing, MailingSubscription, OutboxMessage
 from quietshop.settings import Settings
@@ -322,6 +323,11 @@ def _mailing(session: Session, mailing_id: int) -> Mailing:
     if mailing is None:
         raise NotFound("mailing")
     return mailing
+
+
+def forget_captured_mail(settings: Settings, address: str) -> None:
+    """In the demo, delete what its local mailbox caught for an address being erased."""
+    forget_mail_to(settings, address)
 
 
 # ---------------------------------------------------------------- reading the outbox

@@ -1,4 +1,4 @@
-// The one road from the account screens to the JSON API.
+// The one road from every signed-in screen (account, later checkout, staff) to the JSON API.
 //
 // The sign-in token lives in sessionStorage: it goes when the tab closes, and never into
 // localStorage, a cookie or a URL (promise P1). Every call sends it as a Bearer header.

@@ -1,4 +1,4 @@
-// Form helpers for the account screens: read a form, and show the API's errors next to the
+// Form helpers for every signed-in screen: read a form, and show the API's errors next to the
 // fields they name (aria-invalid and the field's error slot) and in the form's live region.
 // Text goes in with textContent only.
 
