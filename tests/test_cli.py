@@ -78,7 +78,8 @@ def test_mail_list_outside_the_project_folder_says_so_in_one_line(tmp_path: Path
     assert result.returncode == 2
     assert result.stdout == "" and "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
-    assert line.startswith("quietshop: no Quietshop database at var/quietshop.db")
+    database = (tmp_path / "var" / "quietshop.db").resolve()
+    assert line.startswith(f"quietshop: no Quietshop database at {database}:")
     assert "QUIETSHOP_DATA_DIR" in line
     assert not (tmp_path / "var" / "quietshop.db").exists()  # and none was created
 

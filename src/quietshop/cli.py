@@ -116,7 +116,8 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     if smtp is not None:
         console.print(
             f"Local mail server on 127.0.0.1:{settings.smtp_port}; mail lands in "
-            f"{escape(str(settings.mail_dir))} (quietshop mail list, quietshop mail show ID)"
+            f"{escape(str(settings.mail_dir))} (quietshop mail list, quietshop mail show ID)",
+            soft_wrap=True,  # a command cut in two cannot be copied
         )
     sender = None
     if settings.send_mail_in_process:

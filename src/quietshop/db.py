@@ -165,8 +165,8 @@ def open_database(url: str) -> Engine:
     path = _sqlite_file(url)
     if path is not None and not path.exists():
         raise DatabaseNotReady(
-            f"no Quietshop database at {path}: run this from the folder where you started "
-            "the shop (bash scripts/demo), or set QUIETSHOP_DATA_DIR to its data folder"
+            f"no Quietshop database at {path.resolve()}: run this from the folder where you "
+            "started the shop (bash scripts/demo), or set QUIETSHOP_DATA_DIR to its data folder"
         )
     engine = make_engine(url)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
