@@ -386,7 +386,7 @@ def test_addresses_are_validated_per_country_and_private(
 
 def test_export_holds_every_personal_datum(db: Session, account_settings: Settings) -> None:
     account = make_customer(db, account_settings, name="Ann Export", opt_in=True)
-    service.update_profile(db, account.signed_in, None, "+1 555 0100", T0)
+    service.update_profile(db, account.signed_in, None, "+1 555 0100")
     addresses.add(
         db,
         account.customer.id,
@@ -456,3 +456,12 @@ def test_unknown_email_and_wrong_password_take_about_as_long(
     wrong = statistics.median(timed(account.email) for _ in range(5))
     unknown = statistics.median(timed("nobody@example.org") for _ in range(5))
     assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
+
+
+def test_a_new_name_reaches_the_mailing_greeting(db: Session, account_settings: Settings) -> None:
+    from quietshop.mail.models import MailingSubscription
+
+    account = make_customer(db, account_settings, name="Ann Old", opt_in=True)
+    service.update_profile(db, account.signed_in, "Ann New", None)
+    subscription = db.execute(select(MailingSubscription)).scalar_one()
+    assert (subscription.name, subscription.opted_in) == ("Ann New", True)

@@ -56,7 +56,7 @@ def _fill_every_table(db: Session, sessions: sessionmaker[Session], settings: Se
     small_catalog(db)
     account = make_customer(db, settings, name=NAME, email=EMAIL, opt_in=True, verified=True)
     me = account.signed_in
-    service.update_profile(db, me, None, PHONE, T0)
+    service.update_profile(db, me, None, PHONE)
     for kind, city in (("shipping", "Springfield"), ("billing", "Shelbyville")):
         addresses.add(
             db, me.id,

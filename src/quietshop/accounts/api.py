@@ -159,7 +159,7 @@ def profile(request: Request) -> ProfileOut:
 @account_router.patch("/account", response_model=ProfileOut)
 def update_profile(request: Request, body: ProfileIn) -> ProfileOut:
     with signed_in(request, write=True) as (session, customer):
-        service.update_profile(session, customer, body.name, body.phone, now(request))
+        service.update_profile(session, customer, body.name, body.phone)
         return _profile_out(service.profile(session, customer))
 
 

@@ -6,32 +6,32 @@ column scrubbed; addresses, sign-ins and mailed links are deleted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement
+
 from quietshop.accounts.models import Address, Customer, CustomerToken, OneTimeLink
-from quietshop.privacy.personal_data import SubjectRows
+from quietshop.privacy.personal_data import DataSubject, SubjectRows
+
+
+def _of_customer(column: Any) -> Callable[[DataSubject], ColumnElement[bool]]:
+    return lambda subject: column == subject.customer_id
+
 
 ROWS = (
+    SubjectRows(Customer.__table__, _of_customer(Customer.id), "scrub", "account"),  # type: ignore[arg-type]
+    SubjectRows(Address.__table__, _of_customer(Address.customer_id), "delete", "addresses"),  # type: ignore[arg-type]
     SubjectRows(
-        table=Customer.__table__,  # type: ignore[arg-type]
-        where=lambda subject: Customer.id == subject.customer_id,
-        on_erase="scrub",
-        export_as="account",
+        CustomerToken.__table__,  # type: ignore[arg-type]
+        _of_customer(CustomerToken.customer_id),
+        "delete",
+        "sign_ins",
     ),
     SubjectRows(
-        table=Address.__table__,  # type: ignore[arg-type]
-        where=lambda subject: Address.customer_id == subject.customer_id,
-        on_erase="delete",
-        export_as="addresses",
-    ),
-    SubjectRows(
-        table=CustomerToken.__table__,  # type: ignore[arg-type]
-        where=lambda subject: CustomerToken.customer_id == subject.customer_id,
-        on_erase="delete",
-        export_as="sign_ins",
-    ),
-    SubjectRows(
-        table=OneTimeLink.__table__,  # type: ignore[arg-type]
-        where=lambda subject: OneTimeLink.customer_id == subject.customer_id,
-        on_erase="delete",
-        export_as="mailed_links",
+        OneTimeLink.__table__,  # type: ignore[arg-type]
+        _of_customer(OneTimeLink.customer_id),
+        "delete",
+        "mailed_links",
     ),
 )

@@ -12,7 +12,6 @@ from quietshop.web.routing import DomainSite
 HERE = Path(__file__).parent
 
 SITE = DomainSite(
-    name="accounts",
     routers=(api.router, api.account_router, pages.router),
     templates=HERE / "templates",
     template_prefix="account",

@@ -209,15 +209,11 @@ def update_profile(
     customer: SignedInCustomer,
     name: str | None,
     phone: str | None,
-    now: datetime,
 ) -> None:
     row = _row(session, customer)
     if name is not None:
         row.name = _clean_name(name)
-        preference = mail.mailing_preference(session, row.customer_number)
-        mail.set_mailing_opt_in(
-            session, row.customer_number, row.email, row.name, preference.opted_in, now
-        )
+        mail.rename_subscriber(session, row.customer_number, row.name)
     if phone is not None:
         row.phone = _clean_phone(phone)
     session.flush()

@@ -25,7 +25,6 @@ def _is_slug(value: str) -> bool:
 
 
 SITE = DomainSite(
-    name="catalog",
     routers=(pages.router, api.router),
     templates=Path(__file__).parent / "templates",
     template_prefix="catalog",

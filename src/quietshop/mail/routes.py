@@ -8,7 +8,6 @@ from quietshop.mail import pages
 from quietshop.web.routing import DomainSite
 
 SITE = DomainSite(
-    name="mail",
     routers=(pages.router,),
     templates=Path(__file__).parent / "templates",
     template_prefix="mail",

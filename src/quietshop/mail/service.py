@@ -199,6 +199,15 @@ def set_mailing_opt_in(
     session.flush()
 
 
+def rename_subscriber(session: Session, customer_number: str, name: str) -> None:
+    """The customer changed their name: mailings greet them by the new one."""
+    check_header_text("name", name, required=False)
+    subscription = _subscription(session, customer_number)
+    if subscription is not None:
+        subscription.name = name
+        session.flush()
+
+
 def confirm_mailing_address(
     session: Session, customer_number: str, email: str, now: datetime
 ) -> None:

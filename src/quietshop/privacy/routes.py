@@ -8,7 +8,6 @@ from quietshop.privacy import pages
 from quietshop.web.routing import DomainSite
 
 SITE = DomainSite(
-    name="privacy",
     routers=(pages.router,),
     templates=Path(__file__).parent / "templates",
     template_prefix="privacy",

@@ -109,9 +109,8 @@ class _CountingCall:
             # The app stumbled over the disconnect we gave it; the 413 is already sent.
 
     async def _refuse(self, send: Send) -> None:
-        if self.started:
-            self.refused = True  # too late for a 413: just stop reading
-            return
         self.refused = True
+        if self.started:
+            return  # too late for a 413: just stop reading
         for message in too_large_answer(self.limit):
             await send(message)

@@ -33,7 +33,6 @@ TOO_MANY: Responses = {429: {"description": "Too many attempts from this address
 class DomainSite:
     """Everything one domain adds to the HTTP app."""
 
-    name: str
     routers: tuple[APIRouter, ...] = ()
     # Page templates, reachable as "<template_prefix>/<file>" (e.g. "account/reset.html").
     templates: Path | None = None
