@@ -90,9 +90,10 @@ def test_a_real_shop_refuses_to_start_without_its_secrets(tmp_path: Path) -> Non
     result = quietshop("serve", cwd=tmp_path, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert "QUIETSHOP_SECRET_KEY is not set" in lines[0]
     assert "QUIETSHOP_PUBLIC_BASE_URL is not set" in lines[1]
+    assert "keyring" in lines[2] and "quietshop keys init" in lines[2]
 
 
 def test_a_busy_port_is_one_line_with_the_cause_and_the_fix(tmp_path: Path) -> None:
@@ -109,6 +110,7 @@ def test_a_busy_port_is_one_line_with_the_cause_and_the_fix(tmp_path: Path) -> N
             "QUIETSHOP_SEND_MAIL_IN_PROCESS": "false",
         }
         assert quietshop("migrate", cwd=tmp_path, env=env).returncode == 0
+        assert quietshop("keys", "init", cwd=tmp_path, env=env).returncode == 0
         result = quietshop("serve", cwd=tmp_path, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()

@@ -46,3 +46,57 @@ def test_sqlite_overwrites_what_it_frees(tmp_path: Path) -> None:
             assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_lock_wait_that_runs_out_is_busy_not_a_server_error(tmp_path: Path) -> None:
+    """Under a burst of orders SQLite's lock wait can run out: that is a 503 to retry
+    (nothing was written), not a 500."""
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from quietshop.app import build_app
+    from quietshop.db import is_busy
+    from quietshop.settings import Settings
+
+    path = tmp_path / "busy.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as setup:
+        setup.execute(text("CREATE TABLE t (x INTEGER)"))
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with engine.connect() as waiting:
+            waiting.exec_driver_sql("PRAGMA busy_timeout=10")
+            try:
+                waiting.execute(text("INSERT INTO t VALUES (1)"))
+            except OperationalError as error:
+                caught: OperationalError | None = error
+            else:
+                caught = None
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    assert caught is not None and is_busy(caught)
+    assert not is_busy(ValueError("database is locked"))  # only the driver's own error
+
+    settings = Settings(
+        data_dir=tmp_path / "var", secret_key=SecretStr("k" * 40),
+        public_base_url="https://shop.test", access_log_enabled=False,
+    )  # fmt: skip
+    app = build_app(
+        settings, make_session_factory(make_engine(f"sqlite:///{path}")), page_cache=False
+    )
+
+    @app.fastapi.get("/api/v1/test-busy")
+    def busy() -> None:
+        raise caught  # type: ignore[misc]
+
+    answer = TestClient(app, raise_server_exceptions=False).get("/api/v1/test-busy")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["error"] == "busy"

@@ -9,7 +9,7 @@ headers and is logged without personal data.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,17 +32,20 @@ from quietshop.catalog import service as catalog_service
 from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import CategoryOut
 from quietshop.clock import Clock, system_clock
-from quietshop.db import make_engine, make_session_factory
+from quietshop.db import is_busy, make_engine, make_session_factory
 from quietshop.errors import QuietshopError
 from quietshop.mail import personal_data as mail_personal_data
 from quietshop.mail import routes as mail_routes
+from quietshop.orders import personal_data as orders_personal_data
+from quietshop.orders import routes as orders_routes
+from quietshop.orders.service import Collaborators
 from quietshop.privacy import routes as privacy_routes
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.settings import Settings, load_settings
 from quietshop.web.access_log import AccessLogFile, LogPolicy
 from quietshop.web.body_limit import BodyLimitMiddleware
 from quietshop.web.limits import AttemptLimiter
-from quietshop.web.page_cache import CatalogVersionWatch, PageCache, PageCacheMiddleware
+from quietshop.web.page_cache import CatalogChangeWatch, PageCache, PageCacheMiddleware
 from quietshop.web.privacy import PrivacyMiddleware
 from quietshop.web.routing import BEARER_SCHEME, DomainSite
 from quietshop.web.state import AppState, app_state
@@ -57,12 +60,19 @@ DOMAIN_SITES: tuple[DomainSite, ...] = (
     privacy_routes.SITE,
     mail_routes.SITE,
     accounts_routes.SITE,
+    orders_routes.SITE,
 )
 
 
 def personal_data_registry() -> PersonalDataRegistry:
     """Every domain's share of a customer's data (export and erasure walk it)."""
-    return PersonalDataRegistry([*accounts_personal_data.ROWS, *mail_personal_data.ROWS])
+    return PersonalDataRegistry(
+        [
+            *accounts_personal_data.ROWS,
+            *mail_personal_data.ROWS,
+            *orders_personal_data.ROWS,
+        ]
+    )
 
 
 @dataclass
@@ -88,10 +98,15 @@ def build_app(
 ) -> AssembledApp:
     if sessions is None:
         sessions = make_session_factory(make_engine(settings.resolved_database_url))
-    watch = CatalogVersionWatch(
-        lambda: _read_catalog_version(sessions), settings.catalog_version_check_interval
+    # One watch of the catalog's change log: the page cache drops what each change shows,
+    # the memo reloads on whole-catalog changes only, and this process's own commits are
+    # seen at once.
+    watch = CatalogChangeWatch(
+        lambda after, gaps: _read_catalog_changes(sessions, after, gaps),
+        settings.catalog_version_check_interval,
     )
-    memo = CatalogMemo(watch.current)
+    catalog_service.call_after_catalog_commits(sessions, watch.poll_soon)
+    memo = CatalogMemo(watch.generation)
     access_log = AccessLogFile(settings.access_log_path) if settings.access_log_enabled else None
 
     api = _fastapi(settings, access_log)
@@ -103,7 +118,11 @@ def build_app(
         limiter=AttemptLimiter(
             settings.sign_in_attempts_per_address, settings.sign_in_address_window_seconds
         ),
-        parts={CatalogMemo: memo, PersonalDataRegistry: personal_data_registry()},
+        parts={
+            CatalogMemo: memo,
+            PersonalDataRegistry: personal_data_registry(),
+            Collaborators: Collaborators(settings, clock),
+        },
     )
     api.state.quietshop = state
     _add_routes(api, settings)
@@ -159,9 +178,11 @@ def _templates(settings: Settings, sessions: sessionmaker[Session], memo: Catalo
     )
 
 
-def _read_catalog_version(sessions: sessionmaker[Session]) -> int:
+def _read_catalog_changes(
+    sessions: sessionmaker[Session], after_id: int | None, gaps: Collection[int]
+) -> catalog_service.ChangeFeed:
     with sessions() as session:
-        return catalog_service.catalog_version(session)
+        return catalog_service.changes_since(session, after_id, gaps)
 
 
 def _category_menu(sessions: sessionmaker[Session], memo: CatalogMemo) -> list[CategoryOut]:
@@ -323,9 +344,11 @@ def _error(
     code: str,
     detail: Any,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     if _wants_json(request):
-        return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+        payload = {**(extra or {}), "error": code, "detail": detail}
+        return JSONResponse(payload, status_code=status, headers=headers)
     body = app_state(request).templates.render(
         "error.html", status=status, title=code, detail=detail, show_nav=status != 500
     )
@@ -346,7 +369,7 @@ def _allowed_methods(request: Request) -> str:
 def _add_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(QuietshopError)
     async def domain_error(request: Request, exc: QuietshopError) -> Response:
-        return _error(request, exc.status_code, exc.code, exc.detail(), exc.headers())
+        return _error(request, exc.status_code, exc.code, exc.detail(), exc.headers(), exc.extra())
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -367,4 +390,9 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
+        if is_busy(exc):  # a lock wait ran out under load: nothing was written
+            return _error(
+                request, 503, "busy", "We are very busy: please try again in a moment.",
+                {"retry-after": "1"},
+            )  # fmt: skip
         return _error(request, 500, "server_error", "Something went wrong on our side.")

@@ -14,11 +14,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.console import one_line_errors
 from quietshop.db import make_engine, make_session_factory, transaction
 from quietshop.errors import EnvironmentProblem
 from quietshop.mail.commands import mail_app, mailing_app
+from quietshop.orders.commands import orders_app
+from quietshop.payments.commands import keys_app
 from quietshop.settings import Settings, load_settings, write_demo_marker
 
 # The ASGI factory every server worker calls; it builds its settings from the environment.
@@ -33,6 +36,8 @@ app = typer.Typer(
 console = Console()
 app.add_typer(mail_app, name="mail")
 app.add_typer(mailing_app, name="mailing")
+app.add_typer(orders_app, name="orders")
+app.add_typer(keys_app, name="keys")
 
 
 class StartUpRefused(EnvironmentProblem):
@@ -45,8 +50,8 @@ def _settings() -> Settings:
     return settings
 
 
-def _require_start_up_settings(settings: Settings) -> None:
-    problems = settings.start_up_problems()
+def _require_start_up_settings(settings: Settings, *, serving: bool = False) -> None:
+    problems = settings.serving_problems() if serving else settings.start_up_problems()
     if problems:
         raise StartUpRefused("\n".join(problems))
 
@@ -71,7 +76,7 @@ def serve(
 ) -> None:
     """Serve the shop over HTTPS (and redirect plain HTTP to it)."""
     settings = _settings()
-    _require_start_up_settings(settings)
+    _require_start_up_settings(settings, serving=True)
     _serve_with_mail(settings, workers)
 
 
@@ -108,6 +113,7 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     local SMTP server whose captured mail `quietshop mail list` shows."""
     from quietshop.mail.background import start_background_sender
     from quietshop.mail.local_smtp import start_local_smtp
+    from quietshop.orders.background import start_housekeeping
     from quietshop.signing import signing_key
     from quietshop.web.serving import serve as run_server
 
@@ -120,12 +126,14 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
             soft_wrap=True,  # a command cut in two cannot be copied
         )
     sender = None
+    engine = make_engine(settings.resolved_database_url)
     if settings.send_mail_in_process:
-        engine = make_engine(settings.resolved_database_url)
         sender = start_background_sender(make_session_factory(engine), settings)
+    housekeeping = start_housekeeping(make_session_factory(engine), settings)
     try:
         run_server(settings, workers=workers, target=APP_TARGET)
     finally:
+        housekeeping.stop()
         if sender is not None:
             sender.stop()
         if smtp is not None:
@@ -144,7 +152,9 @@ def demo(
     from quietshop.catalog.demo import load_demo_catalog, product_count
     from quietshop.db import upgrade_to_head
 
-    settings = _settings().model_copy(update={"demo": True, "local_smtp": True})
+    settings = _settings().model_copy(
+        update={"demo": True, "local_smtp": True, "payment_processor": "simulator"}
+    )
     write_demo_marker(settings)
     engine = make_engine(settings.resolved_database_url)
     upgrade_to_head(engine)
@@ -168,9 +178,23 @@ def demo(
             f"[green]Demo catalog loaded:[/green] {summary.product_count} products, "
             f"{summary.variant_count} variants in {summary.category_count} categories."
         )
+    _seed_demo_rates(sessions, settings)
     engine.dispose()
     if not no_serve:
         _serve_with_mail(settings, workers)
+
+
+def _seed_demo_rates(sessions: sessionmaker[Session], settings: Settings) -> None:
+    from quietshop.clock import system_clock
+    from quietshop.orders.demo import seed_demo_rates
+
+    with transaction(sessions) as session:
+        if seed_demo_rates(session, settings.currency, system_clock()):
+            console.print(
+                "[green]Demo rates loaded:[/green] shipping to 19 countries, tax, and the "
+                "discount codes WELCOME10 and SAVE5. Payments are SIMULATED: pay with "
+                "4242 4242 4242 4242 (approved) or 4000 0000 0000 0002 (declined)."
+            )
 
 
 def _progress() -> Progress:

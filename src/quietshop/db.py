@@ -188,3 +188,17 @@ def upgrade_to_head(engine: Engine) -> None:
     """Bring the database to the newest schema (what ``quietshop migrate`` does)."""
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
+
+
+def is_busy(error: BaseException) -> bool:
+    """The database could not take this write now (SQLite's lock wait ran out, or
+    PostgreSQL gave up a lock or a serialisation): nothing was written, and trying again
+    in a moment is the right answer, not a server error."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig).lower()
+    return "database is locked" in text or any(
+        code == getattr(error.orig, "sqlstate", None) for code in ("40001", "40P01", "55P03")
+    )

@@ -31,6 +31,11 @@ class QuietshopError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    def extra(self) -> dict[str, Any]:
+        """More fields of the JSON answer beside ``error`` and ``detail`` (e.g. the new
+        totals a client must confirm); they never replace those two."""
+        return {}
+
 
 class InvalidInput(QuietshopError):
     """A named input is wrong; nothing was changed."""

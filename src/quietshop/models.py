@@ -4,8 +4,18 @@ from quietshop.accounts import models as accounts_models
 from quietshop.catalog import models as catalog_models
 from quietshop.db import Base
 from quietshop.mail import models as mail_models
+from quietshop.orders import models as orders_models
+from quietshop.payments import models as payments_models
 from quietshop.privacy import models as privacy_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "catalog_models", "mail_models", "metadata", "privacy_models"]
+__all__ = [
+    "accounts_models",
+    "catalog_models",
+    "mail_models",
+    "metadata",
+    "orders_models",
+    "payments_models",
+    "privacy_models",
+]

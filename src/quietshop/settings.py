@@ -78,6 +78,22 @@ class Settings(BaseSettings):
     # Tests set this so a Set-Cookie raises instead of being stripped and logged.
     strict_privacy_guard: bool = False
     access_log_enabled: bool = True
+    # Orders and payments (P8). "manual": billing staff take the card on their own terminal
+    # and record the answer; "simulator": deterministic test cards, no money moves (demo).
+    payment_processor: Literal["manual", "simulator"] = "manual"
+    # Hours a card number is kept once its payment is captured (0: purged at capture).
+    card_purge_hours_after_capture: float = Field(0, ge=0, le=24 * 30)
+    # Catalog prices are what the customer pays, tax included (as EU shops show them).
+    prices_include_tax: bool = True
+    # Idempotency-Key answers are replayed for this long (the draft asks for at least 24 h).
+    idempotency_key_hours: float = Field(24, ge=24, le=24 * 30)
+    # A guest's mailed order link works this long.
+    order_link_days: int = Field(60, ge=1, le=365)
+    # Tax law keeps invoices (billing name, address, lines, totals) this long after an
+    # order, even once the customer's account is closed; then they are erased as well.
+    order_retention_days: int = Field(3650, ge=0, le=36500)
+    # Product questions and quote requests are kept this long, then deleted.
+    info_request_retention_days: int = Field(90, ge=1, le=3650)
 
     @property
     def resolved_database_url(self) -> str:
@@ -104,6 +120,11 @@ class Settings(BaseSettings):
     @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
+
+    @property
+    def keyring_path(self) -> Path:
+        """The card data keys (P8): outside the database, readable by the shop's user only."""
+        return self.data_dir / "keyring.json"
 
     def start_up_problems(self) -> list[str]:
         """What must be set before a real shop starts, one line each (empty: all is well)."""
@@ -135,6 +156,16 @@ class Settings(BaseSettings):
             problems.append("QUIETSHOP_SMTP_USERNAME is set but QUIETSHOP_SMTP_PASSWORD is not")
         return problems
 
+    def serving_problems(self) -> list[str]:
+        """``start_up_problems``, and what serving the shop needs besides: the keyring."""
+        problems = self.start_up_problems()
+        if not self.demo and not self.keyring_path.exists():
+            problems.append(
+                f"the card keyring {self.keyring_path} is missing: create it once with "
+                "`quietshop keys init` (and back it up apart from the database)"
+            )
+        return problems
+
     @property
     def demo_marker(self) -> Path:
         return self.data_dir / DEMO_MARKER
@@ -154,12 +185,13 @@ def load_settings(**overrides: Any) -> Settings:
     marker = _demo_marker(settings.demo_marker)
     if marker is None:
         return settings
-    return settings.model_copy(
-        update={
-            "demo": True,
-            "public_base_url": settings.public_base_url or marker.get("public_base_url", ""),
-        }
-    )
+    update: dict[str, Any] = {
+        "demo": True,
+        "public_base_url": settings.public_base_url or marker.get("public_base_url", ""),
+    }
+    if "payment_processor" not in settings.model_fields_set:
+        update["payment_processor"] = "simulator"  # the demo takes test cards only
+    return settings.model_copy(update=update)
 
 
 def _demo_marker(path: Path) -> dict[str, Any] | None:

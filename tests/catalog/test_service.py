@@ -112,13 +112,19 @@ def test_inactive_and_unknown_products_are_not_found(db: Session) -> None:
             service.get_product(db, wanted)
 
 
-def test_stock_change_updates_product_total_and_catalog_version(db: Session) -> None:
+def test_stock_change_updates_product_total_and_logs_a_product_change(db: Session) -> None:
     catalog = small_catalog(db)
-    before = service.catalog_version(db)
+    version = service.catalog_version(db)
+    last = service.changes_since(db, None).last_id
     product = service.get_product(db, catalog.cable_with_lengths)
     service.set_variant_stock(db, product.variants[0].sku, 0)
     assert service.get_product(db, catalog.cable_with_lengths).stock == 10
-    assert service.catalog_version(db) == before + 1
+    # A stock edit is about one product, not the whole catalog: the version stays.
+    assert service.catalog_version(db) == version
+    change = service.changes_since(db, last).changes
+    assert [(c.product_sku, c.listings, c.everything) for c in change] == [
+        (product.sku, False, False)
+    ]
     with pytest.raises(InvalidInput):
         service.set_variant_stock(db, product.variants[0].sku, -1)
     with pytest.raises(NotFound):
@@ -237,18 +243,28 @@ def test_taken_keys_and_bad_drafts_are_named_errors(db: Session) -> None:
         slug="fresh-slug",
         name="Dup",
         category_slug=catalog.hdmi,
-        variants=[service.VariantDraft(sku="NEW-1", price_cents=100, stock=1)],
+        variants=[service.VariantDraft(sku=catalog.hdmi_skus[0], price_cents=100, stock=1)],
         currency="USD",
     )
-    with pytest.raises(InvalidInput) as taken_sku:
+    with pytest.raises(InvalidInput, match="is taken") as taken_sku:
         service.create_product(db, draft, T0)
     assert taken_sku.value.field == "sku"
+    lone = [service.VariantDraft(sku="LONE-1", price_cents=100, stock=1)]
+    with pytest.raises(InvalidInput, match="one variant has that variant's SKU"):
+        service.create_product(
+            db, draft.__class__(**{**draft.__dict__, "sku": "LONE", "variants": lone}), T0
+        )
+    spaced = [service.VariantDraft(sku="SP 1", price_cents=100, stock=1)]
+    with pytest.raises(InvalidInput, match="no spaces"):
+        service.create_product(
+            db, draft.__class__(**{**draft.__dict__, "sku": "SP 1", "variants": spaced}), T0
+        )
     twin_variants = [service.VariantDraft(sku="TW-1", price_cents=100, stock=1)] * 2
     with pytest.raises(InvalidInput):
         service.create_product(
             db, draft.__class__(**{**draft.__dict__, "sku": "TW", "variants": twin_variants}), T0
         )
-    cheap_was = [service.VariantDraft(sku="W-1", price_cents=500, stock=1, was_price_cents=400)]
+    cheap_was = [service.VariantDraft(sku="W", price_cents=500, stock=1, was_price_cents=400)]
     with pytest.raises(InvalidInput) as was:
         service.create_product(
             db, draft.__class__(**{**draft.__dict__, "sku": "W", "variants": cheap_was}), T0

@@ -21,6 +21,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from tests.e2e.shopping import Choice, Watch, find_choice
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,6 +52,45 @@ class RunningShop:
                     return found.group(0)
             time.sleep(0.2)
         raise AssertionError(f"no mail to {email} with a link to {path}")
+
+    def mailed_fragment_link(self, email: str, path: str, timeout: float = 20.0) -> str:
+        """The link to ``path#token=...`` in the newest message delivered to ``email``:
+        the order links keep their token in the fragment, which no browser sends."""
+        deadline = time.monotonic() + timeout
+        pattern = re.compile(re.escape(path) + r"#token=[A-Za-z0-9_.~-]+")
+        while time.monotonic() < deadline:
+            for _, text in reversed(_messages_to(self.data_dir / "mail", email)):
+                found = pattern.search(text)
+                if found:
+                    return found.group(0)
+            time.sleep(0.2)
+        raise AssertionError(f"no mail to {email} with a fragment link to {path}")
+
+    def mailed_text(self, email: str, subject: str, timeout: float = 20.0) -> str:
+        """The plain text of the newest message to ``email`` whose subject holds ``subject``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for found, text in reversed(_messages_to(self.data_dir / "mail", email)):
+                if subject in found:
+                    return text
+            time.sleep(0.2)
+        raise AssertionError(f"no mail to {email} with {subject!r} in its subject")
+
+
+def _messages_to(maildir: Path, email: str) -> list[tuple[str, str]]:
+    """(subject, plain-text body) of the demo mailbox's messages to ``email``, oldest first."""
+    if not maildir.exists():
+        return []
+    box = mailbox.Maildir(maildir, create=False)
+    found = []
+    for key in box.iterkeys():
+        message = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        if isinstance(message, EmailMessage) and email in str(message["To"]):
+            body = message.get_body(preferencelist=("plain",))
+            if isinstance(body, EmailMessage):
+                subject = str(message["Subject"])
+                found.append((message["Date"].datetime, subject, body.get_content()))
+    return [(subject, text) for _, subject, text in sorted(found, key=lambda item: item[0])]
 
 
 def _delivered_to(maildir: Path, email: str) -> list[str]:
@@ -120,3 +162,32 @@ def running_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSh
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser(running_shop: RunningShop) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def watch(browser: Browser, running_shop: RunningShop) -> Iterator[Watch]:
+    """A fresh browser context, watched; its tabs come from ``watch.page()``."""
+    # Sign-in hashes with argon2id, and placing an order waits on the processor: on a busy
+    # machine an answer can take longer than expect()'s default 5 seconds.
+    expect.set_options(timeout=20_000)
+    context = browser.new_context(ignore_https_errors=True)
+    yield Watch(context, running_shop.base_url)
+    context.close()
+    expect.set_options(timeout=5_000)  # playwright's default, for other modules
+
+
+@pytest.fixture(scope="module")
+def choice(browser: Browser, running_shop: RunningShop) -> Choice:
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        return find_choice(context, running_shop.base_url)
+    finally:
+        context.close()

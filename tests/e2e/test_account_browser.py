@@ -12,23 +12,13 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Page,
-    Request,
-    Response,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, RunningShop
+from tests.e2e.conftest import RunningShop
+from tests.e2e.shopping import Watch
 
 pytestmark = pytest.mark.browser
 
@@ -39,78 +29,31 @@ TOKEN_KEY = "quietshop.token"
 SCREENSHOT_DIR = os.environ.get("QUIETSHOP_SCREENSHOT_DIR")
 
 
-@pytest.fixture(scope="module")
-def browser(running_shop: RunningShop) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def _session_token(page: Page) -> str | None:
+    value: str | None = page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})")
+    return value
 
 
-@dataclass
-class Watch:
-    """Everything a tab asked for and was told, to check the promises at the end."""
-
-    context: BrowserContext
-    page: Page
-    base_url: str
-    requests: list[Request] = field(default_factory=list)
-    responses: list[Response] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-    def session_token(self) -> str | None:
-        value: str | None = self.page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})")
-        return value
-
-    def check_no_cookie(self) -> None:
-        assert self.page.evaluate("document.cookie") == ""
-        assert self.context.cookies() == []
-
-    def check_promises(self, tokens: list[str]) -> None:
-        self.check_no_cookie()
-        assert self.page.evaluate("localStorage.length") == 0
-        origin = self.base_url + "/"
-        for request in self.requests:
-            assert request.url.startswith((origin, "blob:" + origin)), request.url
-            for token in tokens:
-                assert token not in request.url, request.url
-                assert token not in (request.headers.get("referer") or "")
-        for response in self.responses:
-            # `headers` leaves cookie headers out; all_headers() has every one.
-            assert "set-cookie" not in response.all_headers(), response.url
-        assert not [m for m in self.console_errors if "Content Security Policy" in m]
-        assert not self.page_errors
-
-
-@pytest.fixture
-def watch(browser: Browser, running_shop: RunningShop) -> Iterator[Watch]:
-    # Sign-in hashes with argon2id; on a machine busy with other tests an answer can take
-    # longer than expect()'s default 5 seconds.
-    expect.set_options(timeout=20_000)
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    seen = Watch(context, page, running_shop.base_url)
-    page.on("request", lambda request: seen.requests.append(request))
-    page.on("response", lambda response: seen.responses.append(response))
-    page.on("pageerror", lambda error: seen.page_errors.append(str(error)))
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            seen.console_errors.append(message.text)
-
-    page.on("console", console)
-    yield seen
-    context.close()
-    expect.set_options(timeout=5_000)  # playwright's default, for other modules
+def _check_promises(watch: Watch, page: Page, tokens: list[str]) -> None:
+    """Everything the tab asked for and was told, at the end: no cookie, nothing in
+    localStorage, nothing from elsewhere, no token in a URL or a referrer, no CSP violation
+    and no script error (a refused sign-in may log its 401 to the console)."""
+    watch.check_no_cookie(page)
+    assert page.evaluate("localStorage.length") == 0
+    watch.check_same_origin(blobs=True)  # the data download is saved from a Blob
+    for request in watch.requests:
+        for token in tokens:
+            assert token not in request.url, request.url
+            assert token not in (request.headers.get("referer") or "")
+    assert not [m for m in watch.console_errors if "Content Security Policy" in m]
+    assert not watch.page_errors
 
 
 def _email() -> str:
     return f"ann-{uuid.uuid4().hex[:12]}@example.org"
 
 
-def _register_in_the_browser(watch: Watch, email: str) -> None:
-    page = watch.page
+def _register_in_the_browser(watch: Watch, page: Page, email: str) -> None:
     page.goto(watch.base_url + "/account/register")
     page.get_by_label("Your name").fill("Ann Browser")
     page.get_by_label("Email address", exact=True).fill(email)
@@ -120,8 +63,8 @@ def _register_in_the_browser(watch: Watch, email: str) -> None:
     # The same answer for a new and a taken address: no customer number on this screen.
     expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
     expect(page.locator("[data-registered-message]")).to_contain_text("open the link")
-    watch.check_no_cookie()
-    assert watch.session_token() is None  # registering does not sign in
+    watch.check_no_cookie(page)
+    assert _session_token(page) is None  # registering does not sign in
 
 
 def _sign_in(page: Page, email: str, password: str) -> None:
@@ -132,14 +75,14 @@ def _sign_in(page: Page, email: str, password: str) -> None:
 
 
 def test_register_sign_in_edit_keep_an_address_and_sign_out(watch: Watch) -> None:
-    page, email = watch.page, _email()
-    _register_in_the_browser(watch, email)
+    page, email = watch.page(), _email()
+    _register_in_the_browser(watch, page, email)
 
     page.get_by_role("link", name="Sign in", exact=True).last.click()
     expect(page).to_have_url(watch.base_url + "/account/sign-in")
     _sign_in(page, email, "not my password at all")
     expect(page.locator("[data-form-message]")).to_contain_text("password is wrong")
-    assert watch.session_token() is None
+    assert _session_token(page) is None
     _sign_in(page, email, PASSWORD)
     expect(page).to_have_url(watch.base_url + "/account")
     number_shown = page.locator("[data-customer-number]")
@@ -147,9 +90,9 @@ def test_register_sign_in_edit_keep_an_address_and_sign_out(watch: Watch) -> Non
     number = number_shown.inner_text()
     # The header says this tab is signed in (public pages cannot: the tab knows).
     expect(page.locator("[data-account-link]")).to_contain_text("signed in")
-    token = watch.session_token()
+    token = _session_token(page)
     assert token and len(token) >= 22  # at least 128 random bits
-    watch.check_no_cookie()
+    watch.check_no_cookie(page)
 
     # The profile: saved, and still there after a reload (the tab keeps its sign-in).
     page.locator("#profile-name").fill("Ann Renamed")
@@ -157,7 +100,7 @@ def test_register_sign_in_edit_keep_an_address_and_sign_out(watch: Watch) -> Non
     expect(page.get_by_text("Your details are saved.")).to_be_visible()
     page.reload()
     expect(page.locator("#profile-name")).to_have_value("Ann Renamed")
-    assert watch.session_token() == token
+    assert _session_token(page) == token
 
     # An address: a wrong postcode is named beside its field, then the address is kept.
     form = page.locator("[data-address-form]")
@@ -205,20 +148,20 @@ def test_register_sign_in_edit_keep_an_address_and_sign_out(watch: Watch) -> Non
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("heading", name="Please sign in")).to_be_visible()
     expect(page.locator("[data-page-message]")).to_have_text("You are signed out.")
-    assert watch.session_token() is None
+    assert _session_token(page) is None
     revoked = watch.context.request.get(
         watch.base_url + "/api/v1/account", headers={"Authorization": f"Bearer {token}"}
     )
     assert revoked.status == 401  # ended on the server too, not only forgotten
 
-    watch.check_promises([token])
+    _check_promises(watch, page, [token])
 
 
 def test_a_mailed_link_confirms_the_address_then_a_password_change_signs_out(
     watch: Watch, running_shop: RunningShop
 ) -> None:
-    page, email = watch.page, _email()
-    _register_in_the_browser(watch, email)
+    page, email = watch.page(), _email()
+    _register_in_the_browser(watch, page, email)
     link = running_shop.mailed_link(email, "/account/verify")
     link_token = link.split("token=")[1]
 
@@ -237,7 +180,7 @@ def test_a_mailed_link_confirms_the_address_then_a_password_change_signs_out(
     _sign_in(page, email, PASSWORD)
     expect(page.locator("[data-email-status]")).to_have_text("confirmed")
     expect(page).to_have_url(watch.base_url + "/account")
-    token = watch.session_token()
+    token = _session_token(page)
     assert token
 
     # A new password ends every sign-in, this tab's too: the sign-in form comes back.
@@ -245,14 +188,14 @@ def test_a_mailed_link_confirms_the_address_then_a_password_change_signs_out(
     page.get_by_label("New password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change my password").click()
     expect(page.get_by_role("heading", name="Please sign in")).to_be_visible()
-    assert watch.session_token() is None
+    assert _session_token(page) is None
     _sign_in(page, email, NEW_PASSWORD)
     expect(page.locator("[data-panel='account']")).to_be_visible()
     expect(page.locator("[data-email]")).to_have_text(email)
-    new_token = watch.session_token()
+    new_token = _session_token(page)
     assert new_token and new_token != token
 
-    watch.check_promises([token, new_token])
+    _check_promises(watch, page, [token, new_token])
 
 
 def test_without_javascript_no_account_form_can_send_a_password(

@@ -3,22 +3,12 @@ anywhere (P1) and nothing loaded from another origin (P2)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, Page, Response
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, RunningShop
+from tests.e2e.conftest import RunningShop
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser(running_shop: RunningShop) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_browse_search_and_no_cookie_anywhere(browser: Browser, running_shop: RunningShop) -> None:

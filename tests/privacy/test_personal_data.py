@@ -18,10 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.accounts import addresses, service
 from quietshop.app import personal_data_registry
+from quietshop.keyring import Keyring
 from quietshop.mail import service as mail
 from quietshop.mail.models import OutboxMessage
 from quietshop.mail.sender import MailSender, SmtpTransport
 from quietshop.models import metadata
+from quietshop.orders import service as orders
+from quietshop.orders.demo import seed_demo_rates
+from quietshop.orders.models import IdempotencyKey, Order
+from quietshop.payments.service import CardInput
 from quietshop.privacy.personal_data import (
     PERSONAL_KINDS,
     DataSubject,
@@ -53,7 +58,8 @@ def _send_due(sessions: sessionmaker[Session], settings: Settings, replies: list
 
 def _fill_every_table(db: Session, sessions: sessionmaker[Session], settings: Settings) -> Any:
     """One customer who did everything there is to do today."""
-    small_catalog(db)
+    catalog = small_catalog(db)
+    seed_demo_rates(db, "USD", T0)
     account = make_customer(db, settings, name=NAME, email=EMAIL, opt_in=True, verified=True)
     me = account.signed_in
     service.update_profile(db, me, None, PHONE)
@@ -71,6 +77,18 @@ def _fill_every_table(db: Session, sessions: sessionmaker[Session], settings: Se
     mailing = mail.create_mailing(db, "Spring prices", "Cheaper cables.", T0)
     assert mail.send_mailing(db, settings, mailing.id, T0) == 1
     queue_order_update(db, settings, to=EMAIL, number="QS-77").customer_number = me.number
+    _order_and_return(db, settings, me, catalog.hdmi_skus[0])
+    orders.ask(
+        db, settings, kind="question", product_sku=None, name=NAME, email=EMAIL,
+        question=f"Does it fit? Call me on {PHONE}", quantity=None, now=T0,
+    )  # fmt: skip
+    db.add(
+        IdempotencyKey(
+            scope=f"customer:{me.number}", key="k-1", request_digest="0" * 64, status="done",
+            response_status=201, response_body="{}", created_at=T0,
+            expires_at=T0 + timedelta(days=1),
+        )
+    )  # fmt: skip
     db.commit()
     # Some mail goes out, one is refused with the address quoted in the reply.
     _send_due(sessions, settings, ["250 OK"] * 6 + [f"550 5.1.1 <{EMAIL}>: unknown"])
@@ -78,6 +96,40 @@ def _fill_every_table(db: Session, sessions: sessionmaker[Session], settings: Se
     statuses = {m.status for m in db.execute(select(OutboxMessage)).scalars()}
     assert statuses == {"sent", "failed"}, statuses
     return account
+
+
+def _order_and_return(db: Session, settings: Settings, me: Any, sku: str) -> None:
+    """An order with a discount code, shipped, delivered and partly sent back."""
+    shop = settings.model_copy(update={"payment_processor": "simulator"})
+    Keyring.create(shop.keyring_path, T0)
+    parts = orders.Collaborators(shop, MovableClock())
+    ship = addresses.AddressInput("shipping", NAME, "1 Main St", "Springfield", "US",
+                                  region="IL", postcode="62701")  # fmt: skip
+    bill = addresses.AddressInput("billing", NAME, "9 Side St", "Shelbyville", "US",
+                                  region="IL", postcode="62565")  # fmt: skip
+    lines = (orders.WantedLine(sku, 3),)
+    quote = orders.quote(
+        db, shop, orders.QuoteRequest(lines, "US", "standard", "WELCOME10"), me, T0
+    )
+    placed = orders.place_order(
+        db, shop, parts,
+        orders.PlaceOrder(
+            lines=lines, shipping_address=ship, shipping_address_id=None,
+            billing_address=bill, billing_address_id=None, billing_same_as_shipping=False,
+            shipping_method="standard", discount_code="WELCOME10",
+            card=CardInput(number="4242 4242 4242 4242", expiry_month=12, expiry_year=2030,
+                           name=NAME, security_code="737"),
+            expected_total_cents=quote.quote.total_cents, expected_currency="USD",
+        ),
+        me, T0,
+    )  # fmt: skip
+    number = placed.order_number
+    orders.mark_packed(db, shop, number, "fulfilment", T0)
+    orders.mark_shipped(db, shop, parts, number, carrier="UPS", tracking_number="1Z",
+                        actor="fulfilment", now=T0)  # fmt: skip
+    orders.mark_delivered(db, shop, number, "fulfilment", T0)
+    ref = orders.OrderRef(customer=me, number=number)
+    orders.request_return(db, shop, ref, {sku: 1}, f"Wrong size, {NAME}", T0)
 
 
 def _text_values(db: Session) -> list[tuple[str, str, str]]:
@@ -111,19 +163,28 @@ def test_closing_an_account_leaves_nothing_of_the_person_in_any_table(
 
     service.close_account(db, settings, account.signed_in, PASSWORD, T0, personal_data_registry())
     db.commit()
-    # Until the goodbye mail is sent, it alone knows where to send it.
+    # Until the goodbye mail is sent, it alone knows where to send it; the invoice keeps
+    # the billing name as tax law asks, until the retention period ends.
     assert _holding(db, *SECRETS) == [
         ("mail_outbox", "html_body"),
         ("mail_outbox", "recipient"),
         ("mail_outbox", "recipient_name"),
         ("mail_outbox", "text_body"),
+        ("orders", "bill_name"),
     ]
     (goodbye,) = mails_to(db, EMAIL)
     assert goodbye.subject == "Your account is closed" and goodbye.status == "queued"
 
     _send_due(sessions, settings, ["250 OK"])
     db.expire_all()
-    assert _holding(db, *SECRETS) == []
+    assert _holding(db, *SECRETS) == [("orders", "bill_name")]
+    order = db.execute(select(Order)).scalar_one()
+    assert order.customer_id is None and order.pseudonymised_at == T0
+    assert (order.ship_line1, order.email, order.bill_city) == ("", "", "Shelbyville")
+    past_retention = T0 + timedelta(days=settings.order_retention_days + 1)
+    orders.forget_expired(db, settings, past_retention)
+    db.commit()
+    assert _holding(db, *SECRETS, "Shelbyville", "9 Side St") == []
     # What stays is the record that mail was sent, and the permanent customer number.
     kept = db.execute(select(OutboxMessage.status, OutboxMessage.recipient)).all()
     assert kept and all(recipient == "" for _, recipient in kept)
@@ -149,7 +210,7 @@ def test_the_export_holds_every_declared_column_of_every_table(
     account = _fill_every_table(db, sessions, settings)
     other = make_customer(db, settings, name="Someone Else", email="else@example.org")
     registry = personal_data_registry()
-    subject = DataSubject(account.customer.id, account.customer.customer_number)
+    subject = DataSubject(account.customer.id, account.customer.customer_number, EMAIL)
     exported = registry.export(db, subject)
     for contribution in registry.contributions:
         rows = exported[contribution.export_as]

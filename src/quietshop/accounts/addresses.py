@@ -39,6 +39,29 @@ COUNTRIES = frozenset(COUNTRY_RULES) | {
     "SE",
 }
 
+# What the address form, checkout and the order pages call each country.
+COUNTRY_NAMES = {
+    "AT": "Austria",
+    "AU": "Australia",
+    "BE": "Belgium",
+    "CA": "Canada",
+    "CH": "Switzerland",
+    "DE": "Germany",
+    "DK": "Denmark",
+    "ES": "Spain",
+    "FI": "Finland",
+    "FR": "France",
+    "GB": "United Kingdom",
+    "IE": "Ireland",
+    "IT": "Italy",
+    "NL": "Netherlands",
+    "NO": "Norway",
+    "NZ": "New Zealand",
+    "PT": "Portugal",
+    "SE": "Sweden",
+    "US": "United States",
+}
+
 
 @dataclass(frozen=True)
 class AddressInput:

@@ -18,6 +18,7 @@ from quietshop.accounts.auth import signed_in
 from quietshop.accounts.schemas import (
     AddressIn,
     AddressOut,
+    ClaimGuestIn,
     CloseIn,
     EmailIn,
     MailingIn,
@@ -111,6 +112,18 @@ def sign_out_everywhere(request: Request) -> Response:
     with signed_in(request, write=True) as (session, customer):
         tokens.revoke_all(session, customer.id, now(request))
     return Response(status_code=204)
+
+
+@router.post("/auth/claim-guest", response_model=MessageOut, responses=TOO_MANY)
+def claim_guest(request: Request, body: ClaimGuestIn) -> MessageOut:
+    """A guest sets a password from the link in an order mail, and so has an account."""
+    count_attempt(request)
+    with write_session(request) as session:
+        number = service.claim_guest(session, body.token, body.password, now(request))
+    return MessageOut(
+        message=f"Your account is ready: sign in with your address and this password. "
+        f"Your customer number is {number}."
+    )
 
 
 @router.post("/auth/verify-email", response_model=MessageOut)

@@ -18,7 +18,7 @@ from quietshop.accounts import tokens
 from quietshop.accounts.tokens import SignedInCustomer
 from quietshop.web.dependencies import bearer_token, now, read_session, settings, write_session
 
-__all__ = ["SignedInCustomer", "signed_in"]
+__all__ = ["SignedInCustomer", "maybe_signed_in", "signed_in"]
 
 
 @contextmanager
@@ -38,3 +38,19 @@ def signed_in(
     if not write and found.touch_due:
         with write_session(request) as session:
             tokens.touch(session, found.token_id, moment)
+
+
+@contextmanager
+def maybe_signed_in(
+    request: Request, *, write: bool = False
+) -> Iterator[tuple[Session, SignedInCustomer | None]]:
+    """Like ``signed_in`` for routes a guest may use too (checkout): no Authorization
+    header is a guest; a token that is sent must be live (401 otherwise), so a stale tab
+    never places an order as a guest by surprise."""
+    if not request.headers.get("authorization"):
+        opened = write_session(request) if write else read_session(request)
+        with opened as session:
+            yield session, None
+        return
+    with signed_in(request, write=write) as (session, customer):
+        yield session, customer

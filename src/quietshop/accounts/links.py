@@ -19,11 +19,14 @@ LIFETIMES = {
     "verify_email": timedelta(hours=24),
     "reset_password": timedelta(hours=1),
     "change_email": timedelta(hours=24),
+    # In every order mail of a guest; a guest may decide weeks later to keep an account.
+    "claim_guest": timedelta(days=30),
 }
 PATHS = {
     "verify_email": "/account/verify",
     "reset_password": "/account/reset",
     "change_email": "/account/confirm-email",
+    "claim_guest": "/account/claim",
 }
 INVALID = "This link is not valid any more. It may have been used already or be too old."
 INCOMPLETE = (
@@ -56,7 +59,10 @@ def create(
         )
     )
     session.flush()
-    return f"{base_url}{PATHS[purpose]}?token={token}"
+    # A guest's claim link keeps its token in the fragment, which no browser sends: the
+    # page's script reads it (the older account links use the query, as their pages do).
+    separator = "#" if purpose == "claim_guest" else "?"
+    return f"{base_url}{PATHS[purpose]}{separator}token={token}"
 
 
 def redeem(

@@ -32,11 +32,18 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200), info=personal("contact"))
     email: Mapped[str] = mapped_column(String(254), info=personal("contact", erase="placeholder"))
     # The address case-folded: unique, so Ann@Example.org and ann@example.org are one.
-    email_key: Mapped[str] = mapped_column(
+    # NULL for a guest: a guest's address signs nobody in.
+    email_key: Mapped[str | None] = mapped_column(
+        String(254), unique=True, info=personal("contact", erase="placeholder")
+    )
+    # A guest's address case-folded, so a guest who orders again keeps one customer
+    # number; NULL for an account (and once a guest sets a password).
+    guest_key: Mapped[str | None] = mapped_column(
         String(254), unique=True, info=personal("contact", erase="placeholder")
     )
     phone: Mapped[str] = mapped_column(String(40), default="", info=personal("contact"))
-    password_hash: Mapped[str] = mapped_column(String(200), info=personal("credentials"))
+    # NULL for a guest, who has a customer number but no password (checkout as a guest).
+    password_hash: Mapped[str | None] = mapped_column(String(200), info=personal("credentials"))
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -68,7 +75,8 @@ class OneTimeLink(Base):
     __tablename__ = "account_links"
     __table_args__ = (
         CheckConstraint(
-            "purpose IN ('verify_email', 'reset_password', 'change_email')", name="purpose"
+            "purpose IN ('verify_email', 'reset_password', 'change_email', 'claim_guest')",
+            name="purpose",
         ),
     )
 

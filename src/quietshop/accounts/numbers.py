@@ -17,24 +17,10 @@ from __future__ import annotations
 import random
 import secrets
 
+from quietshop.check_digits import damm_check_digit, damm_interim, is_ascii_digits
+
 CUSTOMER_NUMBER_DIGITS = 10
 _RANDOM_DIGITS = CUSTOMER_NUMBER_DIGITS - 1
-
-# Damm's totally anti-symmetric quasigroup of order 10 with a zero diagonal (H. M. Damm, 2004,
-# the table everyone uses). Each row and column is a permutation, so one changed digit always
-# changes the result; anti-symmetry makes every adjacent swap change it too.
-_DAMM_TABLE: tuple[tuple[int, ...], ...] = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
-    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
-    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
-    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
-    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
-    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
-    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
-    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
-)
 
 # Shown like an IBAN on paper: groups of four from the left, the last group shorter.
 _GROUP_SIZE = 4
@@ -45,26 +31,6 @@ _MAX_INPUT_LENGTH = 40  # generous for 10 digits and separators; longer text is 
 
 # The operating system's generator: numbers must not be predictable from earlier ones.
 _SYSTEM_RANDOM = secrets.SystemRandom()
-
-
-def _is_ascii_digits(text: str) -> bool:
-    # str.isdigit alone accepts fullwidth, Arabic-Indic and superscript digits: only the
-    # ASCII 0-9 are customer-number digits.
-    return text.isascii() and text.isdigit()
-
-
-def _damm_interim(digits: str) -> int:
-    interim = 0
-    for digit in digits:
-        interim = _DAMM_TABLE[interim][ord(digit) - ord("0")]
-    return interim
-
-
-def damm_check_digit(digits: str) -> str:
-    """The Damm check digit to append to ``digits`` (ASCII 0-9 only, else ValueError)."""
-    if digits and not _is_ascii_digits(digits):
-        raise ValueError("Damm check digits are computed over the ASCII digits 0-9 only")
-    return str(_damm_interim(digits))
 
 
 def new_customer_number(random_source: random.Random | None = None) -> str:
@@ -87,9 +53,9 @@ def is_valid_customer_number(value: object) -> bool:
     return (
         isinstance(value, str)
         and len(value) == CUSTOMER_NUMBER_DIGITS
-        and _is_ascii_digits(value)
+        and is_ascii_digits(value)
         and value[0] != "0"
-        and _damm_interim(value) == 0
+        and damm_interim(value) == 0
     )
 
 

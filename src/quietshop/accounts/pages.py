@@ -13,34 +13,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from quietshop.accounts.addresses import COUNTRIES
+from quietshop.accounts.addresses import COUNTRIES, COUNTRY_NAMES
 from quietshop.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from quietshop.web.pages import private_page
 
 router = APIRouter(include_in_schema=False)
 
-# Names for the address form's country list; the codes are the ones the address book accepts.
-COUNTRY_NAMES = {
-    "AT": "Austria",
-    "AU": "Australia",
-    "BE": "Belgium",
-    "CA": "Canada",
-    "CH": "Switzerland",
-    "DE": "Germany",
-    "DK": "Denmark",
-    "ES": "Spain",
-    "FI": "Finland",
-    "FR": "France",
-    "GB": "United Kingdom",
-    "IE": "Ireland",
-    "IT": "Italy",
-    "NL": "Netherlands",
-    "NO": "Norway",
-    "NZ": "New Zealand",
-    "PT": "Portugal",
-    "SE": "Sweden",
-    "US": "United States",
-}
 COUNTRY_CHOICES = sorted(
     ((code, COUNTRY_NAMES.get(code, code)) for code in COUNTRIES), key=lambda item: item[1]
 )

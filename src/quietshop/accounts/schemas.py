@@ -111,6 +111,11 @@ class PasswordChangeIn(Strict):
     new_password: NewPassword
 
 
+class ClaimGuestIn(Strict):
+    token: LinkToken
+    password: NewPassword
+
+
 class CloseIn(Strict):
     password: CurrentPassword
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from quietshop.accounts import links, passwords, tokens
+from quietshop.accounts import addresses, guests, links, passwords, tokens
 from quietshop.accounts.models import Customer
 from quietshop.accounts.numbers import new_customer_number, parse_customer_number
 from quietshop.accounts.signin import email_key, open_customer_by_email
-from quietshop.accounts.tokens import SignedInCustomer
+from quietshop.accounts.tokens import SignedInCustomer as SignedInCustomer
 from quietshop.db import wipe_erased_pages
 from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.mail import service as mail
@@ -233,7 +233,7 @@ def change_password(
 ) -> None:
     """Asks the current password; every sign-in of the account ends (P8)."""
     row = _row(session, customer)
-    if not passwords.verify_password(row.password_hash, current):
+    if row.password_hash is None or not passwords.verify_password(row.password_hash, current):
         raise InvalidInput("current_password", "is not your current password")
     passwords.check_password_policy(new, email=row.email, name=row.name)
     _set_password(session, row, new, now)
@@ -328,7 +328,7 @@ def export_data(
     return {
         "customer_number": row.customer_number,
         "exported_at": now.isoformat(),
-        "data": registry.export(session, DataSubject(row.id, row.customer_number)),
+        "data": registry.export(session, DataSubject(row.id, row.customer_number, row.email)),
     }
 
 
@@ -344,10 +344,10 @@ def close_account(
     to it), end every sign-in, and confirm by one last mail to the address being erased,
     which is itself scrubbed once sent. The password confirms it is really the customer."""
     row = _row(session, customer)
-    if not passwords.verify_password(row.password_hash, password):
+    if row.password_hash is None or not passwords.verify_password(row.password_hash, password):
         raise InvalidInput("password", "is not your password")
     goodbye = _recipient(row)
-    registry.erase(session, DataSubject(row.id, row.customer_number), now)
+    registry.erase(session, DataSubject(row.id, row.customer_number, row.email), now)
     session.refresh(row)
     row.closed_at = now
     mail.queue_message(
@@ -361,3 +361,70 @@ def erase_leftovers(settings: Settings, sessions: sessionmaker[Session], email: 
     and, in the demo, the mail its local mailbox caught for the address."""
     wipe_erased_pages(sessions)
     mail.forget_captured_mail(settings, email)
+
+
+# ---------------------------------------------------------------- checkout (orders' seam)
+
+Buyer = guests.Buyer
+AddressInput = addresses.AddressInput
+
+
+def buyer_for(session: Session, customer: SignedInCustomer) -> Buyer:
+    """The signed-in customer as an order copies them (name and address as of now)."""
+    return guests.buyer_of(_row(session, customer))
+
+
+def guest_buyer(session: Session, name: str, email: str, now: datetime) -> Buyer:
+    """A guest's customer record (made on first use), for an order without an account."""
+    return guests.guest(
+        session, _clean_name(name), _clean_email(email), _unused_customer_number(session), now
+    )
+
+
+def checked_address(data: AddressInput) -> AddressInput:
+    """A typed address, cleaned by the address book's per-country rules."""
+    return addresses.validate(data)
+
+
+def address_from_book(
+    session: Session, customer: SignedInCustomer, address_id: int, kind: str
+) -> AddressInput:
+    """One of the customer's saved addresses (another customer's is "not found")."""
+    row = addresses.get_for(session, customer.id, address_id)
+    return addresses.validate(
+        AddressInput(
+            kind=kind,
+            name=row.name,
+            line1=row.line1,
+            line2=row.line2,
+            city=row.city,
+            region=row.region,
+            postcode=row.postcode,
+            country=row.country,
+        )
+    )
+
+
+def guest_claim_link(session: Session, settings: Settings, buyer: Buyer, now: datetime) -> str:
+    return guests.claim_link(session, buyer, settings.base_url, now)
+
+
+def claim_guest(session: Session, token: str, password: str, now: datetime) -> str:
+    """A guest sets a password from the order mail; the record becomes an account."""
+    return guests.claim(session, token, password, now)
+
+
+def country_name(code: str) -> str:
+    """A country's name as the address book shows it (the code if it has none)."""
+    return addresses.COUNTRY_NAMES.get(code, code)
+
+
+def shipping_countries() -> frozenset[str]:
+    """The countries the address book accepts (checkout narrows them to shipping rates)."""
+    return addresses.COUNTRIES
+
+
+def is_guest(session: Session, customer_id: int) -> bool:
+    """A guest record: a customer number without a password."""
+    row = session.get(Customer, customer_id)
+    return row is None or row.password_hash is None

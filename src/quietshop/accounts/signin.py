@@ -50,11 +50,13 @@ def sign_in(
     if customer.locked_until is not None and now < customer.locked_until:
         passwords.verify_password(passwords.DUMMY_HASH, password)
         return SignInResult(None, None, FAILED)
-    if not passwords.verify_password(customer.password_hash, password):
+    if customer.password_hash is None or not passwords.verify_password(
+        customer.password_hash, password
+    ):
         _count_failure(customer, settings, now)
         return SignInResult(None, None, FAILED)
     customer.failed_sign_ins, customer.locked_until = 0, None
-    if passwords.needs_rehash(customer.password_hash):
+    if passwords.needs_rehash(customer.password_hash):  # set: checked just above
         customer.password_hash = passwords.hash_password(password)
     token = tokens.issue(session, customer, settings, now)
     return SignInResult(

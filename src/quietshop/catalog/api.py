@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from quietshop.catalog import service
+from quietshop.catalog import service, variants
 from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import (
     CategoryOut,
@@ -16,6 +16,8 @@ from quietshop.catalog.schemas import (
     SortOrder,
 )
 from quietshop.catalog.search import MAX_QUERY_CHARS
+from quietshop.catalog.service import LISTINGS_TAG
+from quietshop.catalog.variants import VariantLookup, product_tag, set_cache_tags
 from quietshop.web.dependencies import read_session, settings
 from quietshop.web.state import app_state
 
@@ -37,8 +39,24 @@ def memo(request: Request) -> CatalogMemo:
     return app_state(request).part(CatalogMemo)
 
 
-def _public(request: Request, response: Response) -> None:
+# The lookup's parameter as the API description states it: FastAPI would name a bad item
+# by its index, so the rule is checked (and the field named) by variants.checked_skus.
+SKU_LIST_SCHEMA = {
+    "minItems": 1,
+    "maxItems": variants.MAX_LOOKUP_SKUS,
+    "items": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": variants.MAX_SKU_CHARS,
+        "pattern": variants.SKU_PATTERN,
+    },
+}
+
+
+def _public(request: Request, response: Response, *tags: str) -> None:
+    """Same for everyone: browsers and the page cache may keep it, dropped by ``tags``."""
     response.headers["cache-control"] = f"public, max-age={settings(request).page_cache_max_age}"
+    set_cache_tags(response.headers, tags)
 
 
 @router.get("/products", response_model=ProductPage, summary="List products (cheapest first)")
@@ -53,7 +71,7 @@ async def list_products(
     page: PageNumber = 1,
     page_size: PageSize = 24,
 ) -> ProductPage:
-    _public(request, response)
+    _public(request, response, LISTINGS_TAG)
     query = service.ListingQuery(
         category=category,
         price_min=price_min,
@@ -69,14 +87,15 @@ async def list_products(
 
 @router.get("/products/{sku}", response_model=ProductDetail, summary="One product by SKU")
 async def get_product(request: Request, response: Response, sku: str) -> ProductDetail:
-    _public(request, response)
     with read_session(request) as session:
-        return service.get_product(session, sku, memo(request))
+        product = service.get_product(session, sku, memo(request))
+    _public(request, response, product_tag(product.sku))
+    return product
 
 
 @router.get("/categories", response_model=list[CategoryOut], summary="The category tree")
 async def list_categories(request: Request, response: Response) -> list[CategoryOut]:
-    _public(request, response)
+    _public(request, response, LISTINGS_TAG)
     with read_session(request) as session:
         return service.category_tree(session, memo(request))
 
@@ -89,6 +108,29 @@ async def search(
     page: PageNumber = 1,
     page_size: PageSize = 24,
 ) -> SearchResults:
-    _public(request, response)
+    _public(request, response, LISTINGS_TAG)
     with read_session(request) as session:
         return service.search_products(session, q, page, page_size, memo(request))
+
+
+@router.get(
+    "/variants",
+    response_model=VariantLookup,
+    summary="Today's price and stock of SKUs (the cart's lookup)",
+)
+async def lookup_variants(
+    request: Request,
+    response: Response,
+    sku: Annotated[
+        list[str],
+        Query(
+            description="1 to 50 variant SKUs; unknown ones and those of products no longer "
+            "sold come back in `missing`",
+            json_schema_extra=SKU_LIST_SCHEMA,
+        ),
+    ],
+) -> VariantLookup:
+    with read_session(request) as session:
+        found = variants.lookup_variants(session, sku)
+    _public(request, response, *found.cache_tags())
+    return found

@@ -1,9 +1,11 @@
 """What the whole catalog implies — the category tree and the search vocabulary — kept in
-memory until the catalog version moves. One memo per application, never process-global."""
+memory until a whole-catalog change (a category, a name, a product added or hidden); a
+sale or a stock edit never reloads them. One memo per application, never process-global."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,10 +72,14 @@ def load_vocabulary(session: Session) -> Vocabulary:
 
 
 class CatalogMemo:
+    """``current_version`` names the catalog's generation: it must move on every
+    whole-catalog change, and only then (the app hands in its change watch's)."""
+
     def __init__(self, current_version: Callable[[], int]) -> None:
         self._current_version = current_version
         self._lock = threading.Lock()
         self._values: dict[str, tuple[int, Any]] = {}
+        self.loads: Counter[str] = Counter()  # name -> times loaded, for tests and benches
 
     def _get(self, name: str, session: Session, load: Callable[[Session], Any]) -> Any:
         version = self._current_version()
@@ -81,8 +87,12 @@ class CatalogMemo:
         if held is not None and held[0] == version:
             return held[1]
         with self._lock:
+            held = self._values.get(name)
+            if held is not None and held[0] == version:
+                return held[1]  # another thread loaded it while this one waited
             value = load(session)
             self._values[name] = (version, value)
+            self.loads[name] += 1
         return value
 
     def category_tree(self, session: Session) -> CategoryTree:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quietshop.db import Base, UTCDateTime
@@ -40,6 +50,8 @@ class Product(Base):
         Index("ix_products_category_newest", "active", "category_id", "created_at", "stock"),
         Index("ix_products_price", "active", "price_cents", "name", "stock"),
         Index("ix_products_newest", "active", "created_at", "stock"),
+        # take_stock decrements with a guard; the database itself refuses to oversell.
+        CheckConstraint("stock >= 0", name="stock_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +87,7 @@ class ProductVariant(Base):
     """A buyable SKU: one length and colour of a cable, with its own price and stock."""
 
     __tablename__ = "product_variants"
+    __table_args__ = (CheckConstraint("stock >= 0", name="stock_nonnegative"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(
@@ -93,9 +106,33 @@ class ProductVariant(Base):
 
 
 class CatalogState(Base):
-    """A single row whose version rises on every catalog change; page caches compare it."""
+    """A single row: ``version`` rises on every whole-catalog change, and
+    ``pruned_through`` is the highest catalog_changes id pruned away, so a reader whose
+    last seen id is below it knows it missed changes and drops everything."""
 
     __tablename__ = "catalog_state"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    pruned_through: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CatalogChange(Base):
+    """One committed catalog change, for every process's page cache and memo to replay.
+
+    ``product_sku`` names the product whose pages changed (NULL: no one product);
+    ``listings``: listing pages show the change too (a stock badge flipped, a price);
+    ``everything``: structure or text changed, so every page and the memo go.
+    """
+
+    __tablename__ = "catalog_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    product_sku: Mapped[str | None] = mapped_column(String(40))
+    listings: Mapped[bool] = mapped_column(Boolean, default=False)
+    everything: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The database's clock: the time is only for people reading the log (it is pruned by
+    # count), so writers such as take_stock need no ``now`` to pass.
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, server_default=func.current_timestamp()
+    )

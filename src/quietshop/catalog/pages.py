@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from quietshop.catalog import service
+from quietshop.catalog import service, variants
 from quietshop.catalog.api import memo
 from quietshop.catalog.schemas import SortOrder
 from quietshop.catalog.search import MAX_QUERY_CHARS
+from quietshop.catalog.service import LISTINGS_TAG
+from quietshop.catalog.variants import product_tag, set_cache_tags
 from quietshop.errors import InvalidInput
 from quietshop.web.dependencies import read_session
 from quietshop.web.pages import public_page
@@ -44,7 +46,11 @@ def parse_price(field: str, value: str | None) -> int | None:
 async def home(request: Request) -> HTMLResponse:
     with read_session(request) as session:
         shelves = service.home_shelves(session, memo(request))
-    return public_page(request, "catalog/home.html", newest=shelves.newest, deals=shelves.cheapest)
+    answer = public_page(
+        request, "catalog/home.html", newest=shelves.newest, deals=shelves.cheapest
+    )
+    set_cache_tags(answer.headers, [LISTINGS_TAG])
+    return answer
 
 
 @router.get("/categories/{slug}", response_class=HTMLResponse)
@@ -67,7 +73,7 @@ async def category_page(
     )
     with read_session(request) as session:
         path, listing = service.category_listing(session, query, memo(request))
-    return public_page(
+    answer = public_page(
         request,
         "catalog/category.html",
         category=path[-1],
@@ -77,13 +83,25 @@ async def category_page(
         sort_labels=SORT_LABELS,
         filters={"price_min": price_min or "", "price_max": price_max or "", "in_stock": in_stock},
     )
+    set_cache_tags(answer.headers, [LISTINGS_TAG])
+    return answer
 
 
 @router.get("/products/{slug}", response_class=HTMLResponse)
-async def product_page(request: Request, slug: str) -> HTMLResponse:
+async def product_page(
+    request: Request,
+    slug: str,
+    variant: Annotated[str | None, Query(max_length=variants.MAX_SKU_CHARS)] = None,
+) -> HTMLResponse:
+    """One product, showing the variant the picker's GET form chose: by its options (one
+    query parameter per option name) or by ``?variant=SKU``. Each query is just another
+    page for the cache: what it shows depends on the query, never on who asks."""
     with read_session(request) as session:
         product = service.get_product(session, slug, memo(request))
-    return public_page(request, "catalog/product.html", product=product)
+    pick = variants.pick_variant(product.variants, variant, request.query_params)
+    answer = public_page(request, "catalog/product.html", product=product, pick=pick)
+    set_cache_tags(answer.headers, [product_tag(product.sku)])
+    return answer
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -94,4 +112,6 @@ async def search_page(
 ) -> HTMLResponse:
     with read_session(request) as session:
         results = service.search_products(session, q, page, memo=memo(request))
-    return public_page(request, "catalog/search.html", results=results)
+    answer = public_page(request, "catalog/search.html", results=results)
+    set_cache_tags(answer.headers, [LISTINGS_TAG])
+    return answer

@@ -10,9 +10,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, select, union_all
+from sqlalchemy import BindParameter, Select, bindparam, func, or_, select, union_all, update
 
-from quietshop.catalog.models import CatalogState, Category, Product, ProductVariant
+from quietshop.catalog.models import CatalogChange, CatalogState, Category, Product, ProductVariant
 from quietshop.catalog.schemas import SortOrder
 
 SUMMARY_COLUMNS: tuple[Any, ...] = (
@@ -33,6 +33,69 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
 SUMMARY_WIDTH = len(SUMMARY_COLUMNS)
 
 CATALOG_VERSION = select(CatalogState.version).where(CatalogState.id == 1)
+
+# ---- the change log (read by every process's page cache every check interval)
+
+PRUNED_THROUGH = select(CatalogState.pruned_through).where(CatalogState.id == 1)
+LAST_CHANGE_ID = select(func.max(CatalogChange.id))
+# Parameters: ``after`` (an id) and ``gaps`` (ids still awaited below it; may be empty).
+CHANGES_AFTER = (
+    select(
+        CatalogChange.id,
+        CatalogChange.product_sku,
+        CatalogChange.listings,
+        CatalogChange.everything,
+    )
+    .where(
+        or_(
+            CatalogChange.id > bindparam("after"),
+            CatalogChange.id.in_(bindparam("gaps", expanding=True)),
+        )
+    )
+    .order_by(CatalogChange.id)
+)
+
+# ---- stock, taken and returned in the caller's transaction (orders call these)
+
+ORDERABLE_VARIANTS = (
+    select(
+        ProductVariant.sku,
+        Product.sku.label("product_sku"),
+        Product.name,
+        ProductVariant.label,
+        ProductVariant.price_cents,
+        Product.currency,
+        ProductVariant.weight_grams,
+        ProductVariant.stock,
+        Product.active,
+    )
+    .join(Product, Product.id == ProductVariant.product_id)
+    .where(ProductVariant.sku.in_(bindparam("skus", expanding=True)))
+)
+VARIANT_STOCKS = select(ProductVariant.sku, ProductVariant.stock).where(
+    ProductVariant.sku.in_(bindparam("skus", expanding=True))
+)
+# The guard is the whole point: two orders for the last unit cannot both match it.
+TAKE_FROM_VARIANT = (
+    update(ProductVariant)
+    .where(ProductVariant.sku == bindparam("variant_sku"))
+    .where(ProductVariant.stock >= bindparam("quantity"))
+    .values(stock=ProductVariant.stock - bindparam("quantity"))
+    .returning(ProductVariant.product_id)
+)
+RETURN_TO_VARIANT = (
+    update(ProductVariant)
+    .where(ProductVariant.sku == bindparam("variant_sku"))
+    .values(stock=ProductVariant.stock + bindparam("quantity"))
+    .returning(ProductVariant.product_id)
+)
+# ``change`` is negative for a sale: the product's stock is its variants' total.
+MOVE_PRODUCT_STOCK = (
+    update(Product)
+    .where(Product.id == bindparam("product_id"))
+    .values(stock=Product.stock + bindparam("change"))
+    .returning(Product.sku, Product.stock)
+)
 
 CATEGORIES = select(
     Category.id, Category.parent_id, Category.slug, Category.name, Category.description

@@ -6,17 +6,26 @@ Plain Python over a database session; nothing here knows about HTTP.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import re
+import string
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.catalog import queries, search
 from quietshop.catalog.memo import CatalogMemo, CategoryTree, load_category_tree, load_vocabulary
-from quietshop.catalog.models import CatalogState, Category, Product, ProductVariant
+from quietshop.catalog.models import (
+    CatalogChange,
+    CatalogState,
+    Category,
+    Product,
+    ProductVariant,
+)
 from quietshop.catalog.queries import SUMMARY_WIDTH
 from quietshop.catalog.schemas import (
     CategoryOut,
@@ -26,26 +35,151 @@ from quietshop.catalog.schemas import (
     SearchResults,
     SortOrder,
 )
-from quietshop.errors import InvalidInput, NotFound
+from quietshop.errors import Conflict, InvalidInput, NotFound
 
 MAX_PAGE_SIZE = 100
 MAX_PRICE_CENTS = 100_000_000  # one million in the shop currency: a filter above it is a mistake
 
-# ---------------------------------------------------------------- catalog version
+# ---------------------------------------------------------------- the change log
+#
+# Every catalog write records what it changed in catalog_changes, in the writer's
+# transaction; every process's page cache and memo read the log (web/page_cache.py) and
+# drop only what shows the change. A sale is a product change, never a whole-catalog one.
+
+LISTINGS_TAG = "listings"  # pages that list products: home, categories, search
+KEEP_CHANGES = 10_000  # the log keeps at least this many newest rows
+PRUNE_EVERY = 1_000  # ...and is pruned when a change id crosses a multiple of this
+_CHANGED = "quietshop.catalog.changed"  # session.info: this transaction recorded changes
+
+
+# A tag is one space-free token of visible ASCII: anything else in a SKU is %-escaped.
+_TAG_SAFE = "".join(c for c in string.punctuation if c != "%")
+
+
+def product_cache_tag(product_sku: str) -> str:
+    """The tag of every page that shows one product (its page, its API answers). Must
+    equal catalog.variants.product_tag, which the pages set (a test holds them equal)."""
+    return "product:" + quote(product_sku, safe=_TAG_SAFE)
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    id: int
+    product_sku: str | None
+    listings: bool
+    everything: bool
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The cache tags of the pages this change shows on (besides ``everything``)."""
+        tags = {product_cache_tag(self.product_sku)} if self.product_sku else set()
+        if self.listings:
+            tags.add(LISTINGS_TAG)
+        return frozenset(tags)
+
+
+@dataclass(frozen=True)
+class ChangeFeed:
+    changes: list[ChangeRecord]
+    last_id: int
+    pruned_through: int
+
+
+def changes_since(session: Session, after_id: int | None, gaps: Collection[int] = ()) -> ChangeFeed:
+    """The committed changes with an id above ``after_id`` or among ``gaps``, in id order;
+    with ``after_id`` None, none: only the newest id and how far the log was pruned."""
+    connection = session.connection()
+    if after_id is None:
+        last = int(connection.execute(queries.LAST_CHANGE_ID).scalar() or 0)
+        changes = []
+    else:
+        rows = connection.execute(queries.CHANGES_AFTER, {"after": after_id, "gaps": list(gaps)})
+        changes = [ChangeRecord(*row) for row in rows]
+        last = max([after_id, *(change.id for change in changes)])
+    # Read after the changes: a prune committed in between then looks like one before
+    # them, and the reader drops everything rather than miss a change.
+    pruned = int(connection.execute(queries.PRUNED_THROUGH).scalar() or 0)
+    return ChangeFeed(changes=changes, last_id=last, pruned_through=pruned)
+
+
+def call_after_catalog_commits(
+    sessions: sessionmaker[Session], callback: Callable[[], None]
+) -> None:
+    """Call ``callback`` after each commit of a session from ``sessions`` that recorded
+    catalog changes, so the process that wrote sees its own change at once."""
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(_CHANGED, False):
+            callback()
+
+    event.listen(sessions, "after_commit", after_commit)
+
+
+@dataclass(frozen=True)
+class _Change:
+    product_sku: str | None = None
+    listings: bool = False
+    everything: bool = False
+
+
+EVERYTHING = _Change(everything=True)
+
+
+def _record(session: Session, changes: Sequence[_Change]) -> None:
+    """Log ``changes`` in the caller's transaction; now and then prune old rows."""
+    if not changes:
+        return
+    connection = session.connection()
+    ids = (
+        connection.execute(
+            insert(CatalogChange).returning(CatalogChange.id),
+            [asdict(change) for change in changes],
+        )
+        .scalars()
+        .all()
+    )
+    if any(change.everything for change in changes):
+        connection.execute(
+            update(CatalogState)
+            .where(CatalogState.id == 1)
+            .values(version=CatalogState.version + 1)
+        )
+    if max(ids) // PRUNE_EVERY > (min(ids) - 1) // PRUNE_EVERY:
+        _prune(session, max(ids) - KEEP_CHANGES)
+    session.info[_CHANGED] = True
+
+
+def _prune(session: Session, through: int) -> None:
+    """Drop the rows up to ``through`` and say so: a reader that had not read them yet
+    sees pruned_through above its last id and drops everything. The newest row always
+    stays, so SQLite never hands an id out twice."""
+    if through <= 0:
+        return
+    connection = session.connection()
+    connection.execute(delete(CatalogChange).where(CatalogChange.id <= through))
+    connection.execute(
+        update(CatalogState)
+        .where(CatalogState.id == 1, CatalogState.pruned_through < through)
+        .values(pruned_through=through)
+    )
 
 
 def catalog_version(session: Session) -> int:
+    """How many whole-catalog changes were recorded (stock and sales do not count)."""
     version = session.connection().execute(queries.CATALOG_VERSION).scalar()
     return int(version or 0)
 
 
-def bump_catalog_version(session: Session) -> None:
-    """Mark the catalog changed so every process's page cache drops its pages."""
-    result = session.execute(
-        update(CatalogState).where(CatalogState.id == 1).values(version=CatalogState.version + 1)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(CatalogState(id=1, version=2))
+def listing_badge(stock: int) -> str:
+    """What a listing card shows about a product's stock (web/templates/_macros.html:
+    in stock or out of stock; the in-stock filter and the home shelves split there too).
+    A card that learns to show "only N left" must move this with it: a change whose
+    badge stays the same leaves every listing page cached."""
+    return "in" if stock > 0 else "out"
+
+
+def _stock_change(product_sku: str, before: int, after: int) -> _Change:
+    return _Change(product_sku, listings=listing_badge(before) != listing_badge(after))
 
 
 # ---------------------------------------------------------------- categories
@@ -349,7 +483,10 @@ def create_category(
         )
     )
     session.flush()
-    bump_catalog_version(session)
+    _record(session, [EVERYTHING])  # the menu, the tree and the breadcrumbs change
+
+
+_CART_SKU = re.compile(r"[!-~]{1,40}")
 
 
 def _validate_draft(draft: ProductDraft) -> None:
@@ -358,6 +495,14 @@ def _validate_draft(draft: ProductDraft) -> None:
     skus = [variant.sku for variant in draft.variants]
     if len(set(skus)) != len(skus):
         raise InvalidInput("variants", "variant SKUs must differ")
+    for sku in (draft.sku, *skus):
+        if not _CART_SKU.fullmatch(sku):
+            # The cart and the price lookup take SKUs of visible ASCII only.
+            raise InvalidInput("sku", "use 1 to 40 letters, digits or punctuation, no spaces")
+    if len(skus) == 1 and skus[0] != draft.sku:
+        # A listing's "Add to cart" puts the product's SKU in the cart: with one variant,
+        # that must be the variant's.
+        raise InvalidInput("sku", "a product with one variant has that variant's SKU")
     for variant in draft.variants:
         if variant.was_price_cents is not None and variant.was_price_cents <= variant.price_cents:
             raise InvalidInput("was_price_cents", "a was-price must be above the price")
@@ -434,16 +579,18 @@ def create_product(session: Session, draft: ProductDraft, now: datetime) -> None
     )
     session.add(product)
     session.flush()
-    bump_catalog_version(session)
+    _record(session, [EVERYTHING])  # listings, search and its vocabulary change
 
 
 def set_variant_stock(session: Session, sku: str, stock: int) -> None:
     """Set one variant's stock and refresh its product's total."""
-    if stock < 0:
-        raise InvalidInput("stock", "must not be negative")
+    if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
+        raise InvalidInput("stock", f"must be a whole number from 0 to {MAX_STOCK}")
     variant = session.execute(select(ProductVariant).where(ProductVariant.sku == sku)).scalar()
     if variant is None:
         raise NotFound("variant")
+    product = variant.product
+    before = product.stock
     variant.stock = stock
     session.flush()
     total = session.execute(
@@ -452,11 +599,149 @@ def set_variant_stock(session: Session, sku: str, stock: int) -> None:
         )
     ).scalar_one()
     session.execute(update(Product).where(Product.id == variant.product_id).values(stock=total))
-    bump_catalog_version(session)
+    _record(session, [_stock_change(product.sku, before, total)])
 
 
 def set_product_active(session: Session, sku: str, active: bool) -> None:
     result = session.execute(update(Product).where(Product.sku == sku).values(active=active))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("product")
-    bump_catalog_version(session)
+    _record(session, [EVERYTHING])  # it comes into or leaves listings, search, vocabulary
+
+
+# ---------------------------------------------------------------- stock for orders
+
+MAX_QUANTITY = 100_000  # more of one SKU in one order is a mistake, not a sale
+MAX_STOCK = 1_000_000_000  # fits the 32-bit integer column with room for returns
+_SKU_CHUNK = 500  # SKUs per IN list (SQLite caps bound parameters)
+
+
+@dataclass(frozen=True)
+class OrderableVariant:
+    """What an order needs to know of a SKU, as it is now."""
+
+    sku: str
+    product_sku: str
+    product_name: str
+    label: str
+    price_cents: int
+    currency: str
+    weight_grams: int
+    stock: int
+    active: bool  # the product is on sale
+
+
+class OutOfStock(Conflict):
+    """Some SKUs have fewer units than asked for; nothing was taken."""
+
+    status_code = 409
+    code = "out_of_stock"
+
+    def __init__(self, shortages: Mapping[str, int]) -> None:
+        self.shortages = dict(sorted(shortages.items()))  # SKU -> units left
+        left = ", ".join(f"{sku} ({count} left)" for sku, count in self.shortages.items())
+        super().__init__(f"not enough in stock: {left}")
+
+    def extra(self) -> dict[str, Any]:
+        return {"shortages": self.shortages}  # the cart clamps its quantities to these
+
+
+def orderable_variants(session: Session, skus: Collection[str]) -> dict[str, OrderableVariant]:
+    """The variants found among ``skus`` (unknown ones are simply absent)."""
+    wanted = sorted({sku for sku in skus if _is_sku(sku)})
+    connection = session.connection()
+    found: dict[str, OrderableVariant] = {}
+    for start in range(0, len(wanted), _SKU_CHUNK):
+        chunk = wanted[start : start + _SKU_CHUNK]
+        for row in connection.execute(queries.ORDERABLE_VARIANTS, {"skus": chunk}):
+            found[row.sku] = OrderableVariant(*row)
+    return found
+
+
+def take_stock(session: Session, quantities: Mapping[str, int]) -> None:
+    """Take ``quantities`` (SKU -> units) in the caller's transaction, all or nothing.
+
+    Each variant is decremented only where it still has the units (``stock >= q``), in
+    SKU order, then each product's total in id order, so concurrent orders wait for one
+    another instead of deadlocking. When any SKU is short, what this call took is put
+    back and OutOfStock names every short SKU with the units left."""
+    lines = _checked_quantities(quantities)
+    connection = session.connection()
+    taken: list[tuple[str, int, int]] = []  # sku, quantity, product id
+    short: list[str] = []
+    for sku, quantity in lines:
+        row = connection.execute(
+            queries.TAKE_FROM_VARIANT, {"variant_sku": sku, "quantity": quantity}
+        ).first()
+        if row is None:
+            short.append(sku)
+        else:
+            taken.append((sku, quantity, row.product_id))
+    if short:
+        for sku, quantity, _ in taken:  # rows this transaction holds: the undo is exact
+            connection.execute(
+                queries.RETURN_TO_VARIANT, {"variant_sku": sku, "quantity": quantity}
+            )
+        raise OutOfStock(_units_left(session, dict(lines), short))
+    _move_product_stock(session, taken, sign=-1)
+
+
+def return_stock(session: Session, quantities: Mapping[str, int]) -> None:
+    """Put ``quantities`` back (an order cancelled), in the caller's transaction. A SKU
+    that no longer exists is skipped: there is nothing to return it to."""
+    connection = session.connection()
+    returned: list[tuple[str, int, int]] = []
+    for sku, quantity in _checked_quantities(quantities):
+        row = connection.execute(
+            queries.RETURN_TO_VARIANT, {"variant_sku": sku, "quantity": quantity}
+        ).first()
+        if row is not None:
+            returned.append((sku, quantity, row.product_id))
+    _move_product_stock(session, returned, sign=1)
+
+
+def _move_product_stock(session: Session, lines: list[tuple[str, int, int]], sign: int) -> None:
+    """Move each product's total by its variants' lines and log one change per product,
+    saying listings only where the listing badge flips."""
+    per_product: dict[int, int] = {}
+    for _, quantity, product_id in lines:
+        per_product[product_id] = per_product.get(product_id, 0) + quantity
+    connection = session.connection()
+    changes = []
+    for product_id in sorted(per_product):
+        moved = sign * per_product[product_id]
+        row = connection.execute(
+            queries.MOVE_PRODUCT_STOCK, {"product_id": product_id, "change": moved}
+        ).one()
+        changes.append(_stock_change(row.sku, row.stock - moved, row.stock))
+    _record(session, changes)
+
+
+def _units_left(session: Session, wanted: dict[str, int], short: list[str]) -> dict[str, int]:
+    """Every SKU with fewer units than wanted (unknown ones: 0), the short ones included."""
+    rows = session.connection().execute(queries.VARIANT_STOCKS, {"skus": sorted(wanted)})
+    stocks = {row.sku: row.stock for row in rows}
+    return {
+        sku: stocks.get(sku, 0)
+        for sku in wanted
+        if sku in short or stocks.get(sku, 0) < wanted[sku]
+    }
+
+
+def _is_sku(sku: object) -> bool:
+    # No SKU holds control characters (and PostgreSQL refuses NUL in text).
+    return isinstance(sku, str) and 0 < len(sku) <= 40 and sku.isprintable()
+
+
+def _checked_quantities(quantities: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The lines in SKU order, or InvalidInput for the first bad one (nothing changed)."""
+    if len(quantities) > _SKU_CHUNK * 20:
+        raise InvalidInput("quantities", f"at most {_SKU_CHUNK * 20} SKUs at once")
+    for sku, quantity in quantities.items():
+        if not _is_sku(sku):
+            raise InvalidInput("sku", "must be 1 to 40 printable characters")
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise InvalidInput("quantity", f"{sku}: must be a whole number")
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidInput("quantity", f"{sku}: must be from 1 to {MAX_QUANTITY}")
+    return sorted(quantities.items())

@@ -23,13 +23,24 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
+    # Order updates (P4): one kind per change the customer needs to hear about, each
+    # carrying the signed order link as a one-time ``order_link`` (placeholder when stored).
     "order_received": Kind("order_update", "We received your order {{ order_number }}"),
-    "payment_problem": Kind("order_update", "Payment problem with order {{ order_number }}"),
-    "availability_problem": Kind("order_update", "An item in order {{ order_number }} is missing"),
+    "payment_problem": Kind("order_update", "Payment problem with your order {{ order_number }}"),
+    "payment_verified": Kind("order_update", "Payment confirmed for order {{ order_number }}"),
+    "availability_problem": Kind(
+        "order_update", "An item in your order {{ order_number }} is not available yet"
+    ),
     "order_shipped": Kind("order_update", "Your order {{ order_number }} is on its way"),
     "order_delivered": Kind("order_update", "Your order {{ order_number }} was delivered"),
     "order_cancelled": Kind("order_update", "Your order {{ order_number }} was cancelled"),
-    "order_refunded": Kind("order_update", "A refund for order {{ order_number }}"),
+    "order_refunded": Kind("order_update", "A refund for your order {{ order_number }}"),
+    "return_requested": Kind(
+        "order_update", "We have your return request for order {{ order_number }}"
+    ),
+    "return_received": Kind("order_update", "We received your return for order {{ order_number }}"),
+    # Any other change the customer should hear of (a return declined, say), told in ``detail``.
+    "order_status": Kind("order_update", "News about your order {{ order_number }}"),
     "email_verification": Kind("account", "Please confirm your email address"),
     "registration_attempt": Kind("account", "Someone tried to register with your address"),
     "address_in_use": Kind("account", "Someone asked to use your email address"),
@@ -68,12 +79,14 @@ class MailTemplates:
         self._subject = Environment(autoescape=False, undefined=StrictUndefined)  # noqa: S701
         for env in (self._text, self._html, self._subject):
             env.globals.update(common)
+        # from_string compiles anew on every call: compile each subject once.
+        self._subjects = {name: self._subject.from_string(k.subject) for name, k in KINDS.items()}
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
         spec = KINDS[kind]
         return Rendered(
             purpose=spec.purpose,
-            subject=self._subject.from_string(spec.subject).render(context).strip(),
+            subject=self._subjects[kind].render(context).strip(),
             text=self._text.get_template(f"{kind}.txt").render(context),
             html=self._html.get_template(f"{kind}.html").render(context),
         )

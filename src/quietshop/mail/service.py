@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -84,7 +85,15 @@ def check_links_configured(settings: Settings) -> None:
 
 
 def templates_for(settings: Settings) -> MailTemplates:
-    return MailTemplates(settings.shop_name, settings.shop_postal_address, settings.base_url)
+    """The compiled templates for this shop, made once per process: compiling them takes
+    about 100 ms, rendering an order mail about 1 ms (placing an order queues one)."""
+    return _templates(settings.shop_name, settings.shop_postal_address, settings.base_url)
+
+
+@lru_cache(maxsize=16)
+def _templates(shop_name: str, shop_address: str, base_url: str) -> MailTemplates:
+    # Keyed by every value the templates see, so a test's other shop gets its own set.
+    return MailTemplates(shop_name, shop_address, base_url)
 
 
 def queue_message(

@@ -64,6 +64,9 @@ class DataSubject:
 
     customer_id: int
     customer_number: str
+    # The address held before erasure, for rows kept by address rather than by customer
+    # (a product question asked before signing in).
+    email: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import socket
 import threading
@@ -46,6 +47,11 @@ def serve(settings: Settings, workers: int, target: str) -> None:
     if redirect_sock is not None:
         start_redirect_thread(settings, redirect_sock)
     _announce(Console(), settings, paths)
+    # Workers start as fresh interpreters, not forks: `serve` runs threads that use the
+    # database (housekeeping, the mail sender, the redirect port); a worker forked while one
+    # of them is inside SQLite or holds a lock inherits it locked and hangs, or answers
+    # "database is locked" (found by tests/orders/test_overselling.py: 7 of 22 workers).
+    multiprocessing.set_start_method("spawn", force=True)
     build_server(settings, workers, target, paths).serve()
 
 

@@ -1,0 +1,1 @@
+"""Orders: checkout, the order lifecycle, stock taken at placing, idempotent placing."""

@@ -1,0 +1,977 @@
+"""Order rules: place an order, show it to its customer, move it along the graph.
+
+Every move is checked against ``lifecycle.GRAPH``, recorded as an ``OrderEvent`` (when,
+from, to, who) and, when it concerns the customer, queues its mail in the same
+transaction (P4: order updates only). A guest reaches an order only through the signed,
+expiring link in its mails (``order_link_token``), never by the order number alone.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quietshop import signing
+from quietshop.accounts import service as accounts
+from quietshop.accounts.service import SignedInCustomer
+from quietshop.catalog import service as catalog
+from quietshop.errors import InvalidInput, NotFound, Unauthorized
+from quietshop.keyring import Keyring
+from quietshop.mail import service as mail
+from quietshop.orders import checkout, lifecycle, pricing
+from quietshop.orders.checkout import QuoteRequest, TotalsChanged, WantedLine
+from quietshop.orders.models import InformationRequest, Order, OrderEvent, OrderLine, OrderReturn
+from quietshop.orders.numbers import format_order_number, new_order_number, parse_order_number
+from quietshop.payments import service as payments
+from quietshop.settings import Settings
+
+__all__ = [
+    "QuoteRequest",
+    "TotalsChanged",
+    "WantedLine",
+]
+
+LINK_PURPOSE = "order_link"
+
+
+# ---------------------------------------------------------------- quoting
+
+
+@dataclass(frozen=True)
+class QuoteView:
+    quote: pricing.Quote
+    options: list[pricing.ShippingOption]
+    simulated: bool
+
+
+def quote(
+    session: Session,
+    settings: Settings,
+    request: QuoteRequest,
+    customer: SignedInCustomer | None,
+    now: datetime,
+) -> QuoteView:
+    priced = checkout.price(
+        session, settings.prices_include_tax, request, now, customer.id if customer else None
+    )
+    return QuoteView(
+        priced.quote,
+        checkout.options_for(session, priced.quote, request),
+        settings.payment_processor == "simulator",
+    )
+
+
+def shipping_countries(session: Session) -> list[str]:
+    return checkout.shipping_countries(session)
+
+
+def country_name(code: str) -> str:
+    return accounts.country_name(code)
+
+
+# ---------------------------------------------------------------- placing
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    lines: tuple[WantedLine, ...]
+    shipping_address: accounts.AddressInput | None
+    shipping_address_id: int | None
+    billing_address: accounts.AddressInput | None
+    billing_address_id: int | None
+    billing_same_as_shipping: bool
+    shipping_method: str
+    discount_code: str | None
+    card: payments.CardInput = field(repr=False)
+    expected_total_cents: int
+    expected_currency: str
+    guest_name: str | None = None
+    guest_email: str | None = None
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_number: str
+    status: str
+    total: pricing.Money
+    payment: payments.PaymentOutcome
+    is_guest: bool
+
+
+class Collaborators:
+    """What placing and moving orders use beyond the database: the card keyring and the
+    payment processor (one per app, chosen in settings). The keyring file is read on
+    first use, so an app that never takes a card never needs it; ``serve`` refuses to
+    start without it outside the demo (Settings.start_up_problems)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.processor: payments.PaymentProcessor = payments.processor_for(
+            settings.payment_processor
+        )
+        self._settings, self._clock = settings, clock
+        self._keyring: Keyring | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def keyring(self) -> Keyring:
+        with self._lock:
+            if self._keyring is None:
+                self._keyring = payments.keyring_for(self._settings, self._clock())
+            return self._keyring
+
+
+def _address(
+    session: Session,
+    customer: SignedInCustomer | None,
+    typed: accounts.AddressInput | None,
+    book_id: int | None,
+    kind: str,
+) -> accounts.AddressInput:
+    if book_id is not None:
+        if customer is None:
+            raise InvalidInput(f"{kind}_address_id", "sign in to use your address book")
+        return accounts.address_from_book(session, customer, book_id, kind)
+    if typed is None:
+        raise InvalidInput(f"{kind}_address", "give an address")
+    try:
+        return accounts.checked_address(typed)
+    except InvalidInput as error:  # say which of the two addresses: "billing_address.postcode"
+        raise InvalidInput(f"{kind}_address.{error.field}", error.message) from None
+
+
+def place_order(
+    session: Session,
+    settings: Settings,
+    parts: Collaborators,
+    request: PlaceOrder,
+    customer: SignedInCustomer | None,
+    now: datetime,
+) -> PlacedOrder:
+    """Check everything, then take stock, save the order, keep the card encrypted, ask
+    the processor and queue the mail: one transaction, the caller's."""
+    ship = _address(
+        session, customer, request.shipping_address, request.shipping_address_id, "shipping"
+    )
+    if request.billing_same_as_shipping:
+        bill = ship
+    else:
+        bill = _address(
+            session, customer, request.billing_address, request.billing_address_id, "billing"
+        )
+    quote_request = QuoteRequest(
+        request.lines, ship.country, request.shipping_method, request.discount_code
+    )
+    card = payments.check_card(request.card, now)
+    who = checkout.buyer(session, customer, request.guest_name, request.guest_email, now)
+    priced = checkout.price(session, settings.prices_include_tax, quote_request, now, who.id)
+    q = priced.quote
+    if (request.expected_total_cents, request.expected_currency) != (q.total_cents, q.currency):
+        raise TotalsChanged(
+            q, quote_out(q, checkout.options_for(session, q, quote_request), settings)
+        )
+    catalog.take_stock(session, {line.sku: line.quantity for line in q.lines})
+    order = _new_order(session, who, q, ship, bill, now)
+    if priced.discount_row is not None:
+        checkout.redeem_discount(session, priced.discount_row, order.id, who.id)
+    outcome = payments.authorize(
+        session,
+        parts.processor,
+        parts.keyring,
+        order_id=order.id,
+        reference=order.order_number,
+        amount_cents=q.total_cents,
+        currency=q.currency,
+        card=card,
+        security_code=request.card.security_code,
+        now=now,
+    )
+    _queue(session, settings, order, "order_received", now, who=who)
+    _after_authorisation(session, settings, order, outcome, "processor", now)
+    return PlacedOrder(
+        order.order_number,
+        order.status,
+        _m(q.total_cents, q.currency),
+        outcome,
+        who.is_guest,
+    )
+
+
+def _new_order(
+    session: Session,
+    who: accounts.Buyer,
+    q: pricing.Quote,
+    ship: accounts.AddressInput,
+    bill: accounts.AddressInput,
+    now: datetime,
+) -> Order:
+    names = {line.sku: line.name for line in q.lines}
+    order = Order(
+        customer_id=who.id,
+        customer_number=who.customer_number,
+        email=who.email,
+        customer_name=who.name,
+        status="placed",
+        currency=q.currency,
+        subtotal_cents=q.subtotal_cents,
+        discount_cents=q.discount_cents,
+        shipping_cents=q.shipping_cents,
+        tax_cents=q.tax_cents,
+        total_cents=q.total_cents,
+        refunded_cents=0,
+        prices_include_tax=q.prices_include_tax,
+        discount_code=q.discount_code,
+        shipping_method=q.shipping.method_code,
+        shipping_method_name=q.shipping.name,
+        placed_at=now,
+        updated_at=now,
+        **_address_columns("ship", ship),
+        **_address_columns("bill", bill),
+    )
+    order.lines = [
+        OrderLine(
+            sku=line.sku,
+            product_name=names[line.sku],
+            label="",
+            unit_price_cents=line.unit_price_cents,
+            quantity=line.quantity,
+            line_total_cents=line.line_total_cents,
+            discount_cents=line.discount_cents,
+            tax_cents=line.tax_cents,
+            weight_grams=0,
+            returned_quantity=0,
+        )
+        for line in q.lines
+    ]
+    order.events = [
+        OrderEvent(from_status=None, to_status="placed", actor="customer", note="", created_at=now)
+    ]
+    for _ in range(5):
+        order.order_number = new_order_number()
+        session.add(order)
+        try:
+            with session.begin_nested():
+                session.flush()
+            return order
+        except IntegrityError:  # the one-in-a-hundred-million clash of two numbers
+            continue
+    raise RuntimeError("could not draw an unused order number")
+
+
+def _address_columns(prefix: str, address: accounts.AddressInput) -> dict[str, str]:
+    return {
+        f"{prefix}_name": address.name,
+        f"{prefix}_line1": address.line1,
+        f"{prefix}_line2": address.line2,
+        f"{prefix}_city": address.city,
+        f"{prefix}_region": address.region,
+        f"{prefix}_postcode": address.postcode,
+        f"{prefix}_country": address.country,
+    }
+
+
+def _after_authorisation(
+    session: Session,
+    settings: Settings,
+    order: Order,
+    outcome: payments.PaymentOutcome,
+    actor: str,
+    now: datetime,
+) -> None:
+    if outcome.verified:
+        _move(session, settings, order, "payment_verified", actor, now, note="")
+    elif outcome.status in ("declined", "error"):
+        _move(session, settings, order, "payment_problem", actor, now, note=outcome.message)
+
+
+# ---------------------------------------------------------------- moving along the graph
+
+
+def _move(
+    session: Session,
+    settings: Settings,
+    order: Order,
+    target: str,
+    actor: str,
+    now: datetime,
+    *,
+    note: str = "",
+) -> None:
+    move = lifecycle.check_move(order.status, target)
+    order.status, order.updated_at = target, now
+    order.events.append(
+        OrderEvent(
+            from_status=move.from_status,
+            to_status=target,
+            actor=actor,
+            note=note[:500],
+            created_at=now,
+        )
+    )
+    session.flush()
+    kind = lifecycle.MAIL_FOR.get(target)
+    if target == "payment_verified" and actor != "processor":
+        # Confirmed later (by hand, or a new card after a problem): worth a mail. At
+        # placing, the order mail itself says the payment went through.
+        kind = "payment_verified"
+    if kind is not None:
+        _queue(session, settings, order, kind, now, detail=note)
+
+
+def _m(cents: int, currency: str) -> pricing.Money:
+    return pricing.Money(cents=cents, currency=currency)
+
+
+def _money(cents: int, currency: str) -> str:
+    return pricing.format_money(cents, currency)
+
+
+def _mail_context(session: Session, order: Order, detail: str) -> dict[str, Any]:
+    c = order.currency
+    return {
+        "order_number": format_order_number(order.order_number),
+        "status_label": lifecycle.LABELS[order.status],
+        "placed_on": f"{order.placed_at.day} {order.placed_at:%B %Y}",
+        "lines": [
+            {
+                "name": line.product_name,
+                "label": line.label,
+                "quantity": line.quantity,
+                "unit_price": _money(line.unit_price_cents, c),
+                "line_total": _money(line.line_total_cents, c),
+            }
+            for line in order.lines
+        ],
+        "subtotal": _money(order.subtotal_cents, c),
+        "discount": _money(order.discount_cents, c) if order.discount_cents else "",
+        "shipping": _money(order.shipping_cents, c),
+        "shipping_method_name": order.shipping_method_name,
+        "tax": _money(order.tax_cents, c),
+        "tax_included": order.prices_include_tax,
+        "total": _money(order.total_cents, c),
+        "refunded": _money(order.refunded_cents, c) if order.refunded_cents else "",
+        "ship_to": _address_lines(order, "ship"),
+        "card_label": payments.card_label(session, order.id) or "",
+        "payment_simulated": False,
+        "detail": detail,
+        "carrier": order.carrier or "",
+        "tracking_number": order.tracking_number or "",
+    }
+
+
+def _address_lines(order: Order, prefix: str) -> list[str]:
+    def value(name: str) -> str:
+        return str(getattr(order, f"{prefix}_{name}") or "")
+
+    country = value("country")
+    if country in ("US", "CA", "AU"):  # "Springfield, IL 62701"
+        region = " ".join(part for part in (value("region"), value("postcode")) if part)
+        city = ", ".join(part for part in (value("city"), region) if part)
+        lines = [value("name"), value("line1"), value("line2"), city]
+    elif country in ("GB", "IE"):  # town, then the postcode on a line of its own
+        lines = [value("name"), value("line1"), value("line2"), value("city"), value("postcode")]
+    else:  # "10115 Berlin", as most of Europe writes it
+        city = " ".join(part for part in (value("postcode"), value("city")) if part)
+        lines = [value("name"), value("line1"), value("line2"), city, value("region")]
+    lines.append(accounts.country_name(country) if country else "")
+    return [line for line in lines if line]
+
+
+def _queue(
+    session: Session,
+    settings: Settings,
+    order: Order,
+    kind: str,
+    now: datetime,
+    *,
+    detail: str = "",
+    who: accounts.Buyer | None = None,
+) -> None:
+    """The order's mail, with its signed view link (and a guest's set-a-password link)."""
+    if order.pseudonymised_at is not None or not order.email:
+        return  # the account closed: nobody to tell, and no address left
+    context = _mail_context(session, order, detail)
+    context["payment_simulated"] = settings.payment_processor == "simulator"
+    is_guest = who.is_guest if who is not None else _is_guest_order(session, order)
+    context["is_guest"] = is_guest
+    links = {"order_link": order_link(settings, order.order_number, now, guest=is_guest)}
+    if who is not None and who.is_guest and kind == "order_received":
+        links["claim_link"] = accounts.guest_claim_link(session, settings, who, now)
+    mail.queue_message(
+        session,
+        settings,
+        kind,
+        mail.Recipient(order.email, order.customer_name, order.customer_number),
+        context,
+        now=now,
+        links=links,
+        reference=order.order_number,
+    )
+
+
+def _is_guest_order(session: Session, order: Order) -> bool:
+    return accounts.is_guest(session, order.customer_id) if order.customer_id else True
+
+
+# ---------------------------------------------------------------- guest links
+
+
+def order_link_token(settings: Settings, order_number: str, now: datetime) -> str:
+    """``<number>.<expiry>.<signature>``: signed with the shop's key, not stored."""
+    expires = int((now + timedelta(days=settings.order_link_days)).timestamp())
+    value = f"{order_number}.{expires}"
+    return f"{value}.{signing.sign(signing.signing_key(settings), LINK_PURPOSE, value)}"
+
+
+def order_link(settings: Settings, order_number: str, now: datetime, *, guest: bool) -> str:
+    if not guest:
+        return f"{settings.base_url}/account/orders/{format_order_number(order_number)}"
+    # In the fragment: a browser never sends it to the server, so no log can keep it.
+    return f"{settings.base_url}/orders/view#token={order_link_token(settings, order_number, now)}"
+
+
+def order_number_from_link(settings: Settings, token: str, now: datetime) -> str:
+    parts = token.split(".") if isinstance(token, str) and len(token) <= 200 else []
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise Unauthorized("this order link is incomplete or not ours")
+    number, expires, signature = parts
+    if not signing.verify(
+        signing.signing_key(settings), LINK_PURPOSE, f"{number}.{expires}", signature
+    ):
+        raise Unauthorized("this order link is incomplete or not ours")
+    if now.timestamp() >= int(expires):
+        raise Unauthorized("this order link has expired: sign in, or ask us for a new one")
+    return number
+
+
+# ---------------------------------------------------------------- reading orders
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    order_number: str
+    status: str
+    status_label: str
+    placed_at: datetime
+    total: pricing.Money
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    status: str
+    status_label: str
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    summary: OrderSummary
+    lines: list[OrderLine]
+    subtotal: pricing.Money
+    discount: pricing.Money
+    shipping: pricing.Money
+    tax: pricing.Money
+    refunded: pricing.Money
+    prices_include_tax: bool
+    shipping_method_name: str
+    shipping_address: list[str]
+    billing_address: list[str]
+    card_label: str | None
+    carrier: str | None
+    tracking_number: str | None
+    history: list[HistoryEntry]
+    actions: list[str]
+
+
+def _summary(order: Order) -> OrderSummary:
+    return OrderSummary(
+        order.order_number,
+        order.status,
+        lifecycle.LABELS[order.status],
+        order.placed_at,
+        _m(order.total_cents, order.currency),
+    )
+
+
+def list_orders(session: Session, customer: SignedInCustomer) -> list[OrderSummary]:
+    rows = session.execute(
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+    ).scalars()
+    return [_summary(order) for order in rows]
+
+
+def _customers_order(session: Session, customer: SignedInCustomer, typed: str) -> Order:
+    number = parse_order_number(typed)
+    order = None
+    if number is not None:
+        order = session.execute(
+            select(Order).where(Order.order_number == number, Order.customer_id == customer.id)
+        ).scalar()
+    if order is None:
+        raise NotFound("order")  # another customer's order is "not found" too
+    return order
+
+
+def _linked_order(session: Session, settings: Settings, token: str, now: datetime) -> Order:
+    number = order_number_from_link(settings, token, now)
+    order = session.execute(select(Order).where(Order.order_number == number)).scalar()
+    if order is None or order.pseudonymised_at is not None:
+        raise Unauthorized("this order link is not valid any more")
+    return order
+
+
+def _detail(session: Session, order: Order) -> OrderDetail:
+    c = order.currency
+    return OrderDetail(
+        summary=_summary(order),
+        lines=list(order.lines),
+        subtotal=_m(order.subtotal_cents, c),
+        discount=_m(order.discount_cents, c),
+        shipping=_m(order.shipping_cents, c),
+        tax=_m(order.tax_cents, c),
+        refunded=_m(order.refunded_cents, c),
+        prices_include_tax=order.prices_include_tax,
+        shipping_method_name=order.shipping_method_name,
+        shipping_address=_address_lines(order, "ship"),
+        billing_address=_address_lines(order, "bill"),
+        card_label=payments.card_label(session, order.id),
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        history=[
+            HistoryEntry(e.to_status, lifecycle.LABELS[e.to_status], e.created_at, e.note)
+            for e in order.events
+        ],
+        actions=lifecycle.customer_actions(
+            order.status, payments.payment_status(session, order.id)
+        ),
+    )
+
+
+def order_detail(session: Session, customer: SignedInCustomer, number: str) -> OrderDetail:
+    return _detail(session, _customers_order(session, customer, number))
+
+
+def linked_order_detail(
+    session: Session, settings: Settings, token: str, now: datetime
+) -> OrderDetail:
+    return _detail(session, _linked_order(session, settings, token, now))
+
+
+# ---------------------------------------------------------------- the customer's moves
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """Which order a customer acts on: their own by number, or a guest's by its link."""
+
+    customer: SignedInCustomer | None = None
+    number: str = ""
+    link_token: str = ""
+
+
+def _order_for(session: Session, settings: Settings, ref: OrderRef, now: datetime) -> Order:
+    if ref.customer is not None:
+        return _customers_order(session, ref.customer, ref.number)
+    return _linked_order(session, settings, ref.link_token, now)
+
+
+def _give_back(session: Session, parts: Collaborators, order: Order, now: datetime) -> None:
+    """What a cancelled order held: its stock, its use of a code, its authorisation."""
+    if order.status in lifecycle.HOLDS_STOCK:
+        catalog.return_stock(session, {line.sku: line.quantity for line in order.lines})
+    checkout.release_discount(session, order.id)
+    payments.void(session, parts.processor, order.id, now)
+
+
+def cancel(
+    session: Session, settings: Settings, parts: Collaborators, ref: OrderRef, now: datetime
+) -> OrderDetail:
+    order = _order_for(session, settings, ref, now)
+    if order.status not in lifecycle.CANCELLABLE:
+        raise lifecycle.StatusConflict(
+            "This order is packed already; ask for a return once it arrives."
+        )
+    _give_back(session, parts, order, now)
+    _move(session, settings, order, "cancelled", "customer", now, note="Cancelled by you.")
+    return _detail(session, order)
+
+
+def answer_availability(
+    session: Session,
+    settings: Settings,
+    parts: Collaborators,
+    ref: OrderRef,
+    choice: str,
+    now: datetime,
+) -> OrderDetail:
+    order = _order_for(session, settings, ref, now)
+    if order.status != "availability_problem":
+        raise lifecycle.StatusConflict("This order is not waiting for your answer.")
+    if choice == "cancel":
+        _give_back(session, parts, order, now)
+        _move(session, settings, order, "cancelled", "customer", now, note="You chose to cancel.")
+    elif choice == "wait":
+        verified = payments.payment_status(session, order.id) == "authorized"
+        target = "payment_verified" if verified else "placed"
+        _move(
+            session,
+            settings,
+            order,
+            target,
+            "customer",
+            now,
+            note="You chose to wait for the item.",
+        )
+    else:
+        raise InvalidInput("choice", "choose wait or cancel")
+    return _detail(session, order)
+
+
+def new_card(
+    session: Session,
+    settings: Settings,
+    parts: Collaborators,
+    ref: OrderRef,
+    card: payments.CardInput,
+    now: datetime,
+) -> tuple[OrderDetail, payments.PaymentOutcome]:
+    order = _order_for(session, settings, ref, now)
+    if order.status != "payment_problem":
+        raise lifecycle.StatusConflict("This order's payment has no problem to fix.")
+    valid = payments.check_card(card, now)
+    outcome = payments.authorize(
+        session,
+        parts.processor,
+        parts.keyring,
+        order_id=order.id,
+        reference=order.order_number,
+        amount_cents=order.total_cents,
+        currency=order.currency,
+        card=valid,
+        security_code=card.security_code,
+        now=now,
+    )
+    if outcome.verified:
+        _move(session, settings, order, "payment_verified", "customer", now)
+    return _detail(session, order), outcome
+
+
+def request_return(
+    session: Session,
+    settings: Settings,
+    ref: OrderRef,
+    wanted: dict[str, int],
+    reason: str,
+    now: datetime,
+) -> OrderDetail:
+    order = _order_for(session, settings, ref, now)
+    if order.status not in ("delivered", "partially_refunded"):
+        raise lifecycle.StatusConflict("A return can be asked for once the order is delivered.")
+    bought = {line.sku: line.quantity - line.returned_quantity for line in order.lines}
+    if not wanted:
+        raise InvalidInput("lines", "say which items you return")
+    for sku, quantity in wanted.items():
+        if sku not in bought:
+            raise InvalidInput("lines", f"{sku} is not in this order")
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= bought[sku]
+        ):
+            raise InvalidInput("lines", f"{sku}: return between 1 and {bought[sku]}")
+    reason = reason.strip()
+    if len(reason) > 2000:
+        raise InvalidInput("reason", "at most 2000 characters")
+    session.add(
+        OrderReturn(
+            order_id=order.id, status="requested", lines=json.dumps(wanted, sort_keys=True),
+            reason=reason, refund_cents=0, created_at=now, updated_at=now,
+        )
+    )  # fmt: skip
+    _move(session, settings, order, "return_requested", "customer", now, note=reason[:200])
+    return _detail(session, order)
+
+
+# ---------------------------------------------------------------- the shop's moves
+
+
+def _order_by_number(session: Session, typed: str) -> Order:
+    number = parse_order_number(typed)
+    order = (
+        session.execute(select(Order).where(Order.order_number == number)).scalar()
+        if number
+        else None
+    )
+    if order is None:
+        raise NotFound("order")
+    return order
+
+
+def record_manual_payment(
+    session: Session,
+    settings: Settings,
+    number: str,
+    *,
+    approved: bool,
+    code_or_reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Billing's answer from their own terminal (the manual processor)."""
+    order = _order_by_number(session, number)
+    payments.record_manual_result(
+        session, order.id, approved=approved, code_or_reason=code_or_reason, now=now
+    )
+    if approved:
+        _move(session, settings, order, "payment_verified", actor, now)
+    else:
+        note = "The payment did not go through: " + code_or_reason.strip()[:200]
+        _move(session, settings, order, "payment_problem", actor, now, note=note)
+
+
+def report_availability_problem(
+    session: Session, settings: Settings, number: str, detail: str, actor: str, now: datetime
+) -> None:
+    order = _order_by_number(session, number)
+    _move(session, settings, order, "availability_problem", actor, now, note=detail.strip()[:500])
+
+
+def mark_packed(
+    session: Session, settings: Settings, number: str, actor: str, now: datetime
+) -> None:
+    order = _order_by_number(session, number)
+    _move(session, settings, order, "packed", actor, now)
+
+
+def mark_shipped(
+    session: Session,
+    settings: Settings,
+    parts: Collaborators,
+    number: str,
+    *,
+    carrier: str,
+    tracking_number: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The parcel left: the payment is captured and the card number purged (P8)."""
+    carrier, tracking_number = carrier.strip(), tracking_number.strip()
+    if not carrier or len(carrier) > 60:
+        raise InvalidInput("carrier", "name the carrier (at most 60 characters)")
+    if not tracking_number or len(tracking_number) > 60:
+        raise InvalidInput("tracking_number", "give the tracking number (at most 60 characters)")
+    if any(mark in carrier + tracking_number for mark in ("://", "<", ">")):
+        # They are printed in the customer's mail: no link or markup may ride along.
+        raise InvalidInput("tracking_number", "plain text only: no links or markup")
+    order = _order_by_number(session, number)
+    lifecycle.check_move(order.status, "shipped")
+    payments.capture(session, settings, parts.processor, order.id, now)
+    order.carrier, order.tracking_number = carrier, tracking_number
+    _move(session, settings, order, "shipped", actor, now, note=f"{carrier} {tracking_number}")
+
+
+def mark_delivered(
+    session: Session, settings: Settings, number: str, actor: str, now: datetime
+) -> None:
+    _move(session, settings, _order_by_number(session, number), "delivered", actor, now)
+
+
+def receive_return(
+    session: Session, settings: Settings, number: str, actor: str, now: datetime
+) -> None:
+    order = _order_by_number(session, number)
+    _move(session, settings, order, "return_received", actor, now)
+    returned = session.execute(
+        select(OrderReturn).where(
+            OrderReturn.order_id == order.id, OrderReturn.status == "requested"
+        )
+    ).scalars()
+    for row in returned:
+        row.status, row.updated_at = "received", now
+
+
+def refund(
+    session: Session,
+    settings: Settings,
+    parts: Collaborators,
+    number: str,
+    amount_cents: int,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Whole or partial; never more than was paid less earlier refunds."""
+    order = _order_by_number(session, number)
+    left = order.total_cents - order.refunded_cents
+    if (
+        isinstance(amount_cents, bool)
+        or not isinstance(amount_cents, int)
+        or not 0 < amount_cents <= left
+    ):
+        raise InvalidInput("amount", f"refund between 1 and {left} cents")
+    target = "refunded" if amount_cents == left else "partially_refunded"
+    lifecycle.check_move(order.status, target)
+    payments.refund(session, parts.processor, order.id, amount_cents, now)
+    order.refunded_cents += amount_cents
+    note = f"{_money(amount_cents, order.currency)} refunded. {reason.strip()[:200]}".strip()
+    _move(session, settings, order, target, actor, now, note=note)
+
+
+# ---------------------------------------------------------------- information requests
+
+
+MAX_QUESTION = 5000
+
+
+def ask(
+    session: Session,
+    settings: Settings,
+    *,
+    kind: str,
+    product_sku: str | None,
+    name: str,
+    email: str,
+    question: str,
+    quantity: int | None,
+    now: datetime,
+) -> None:
+    """A product question or quote request for customer service: name, email, question
+    and nothing else, deleted after ``info_request_retention_days``."""
+    if kind not in ("question", "quote"):
+        raise InvalidInput("kind", "ask a question or for a quote")
+    name, question = name.strip(), question.strip()
+    mail.check_header_text("name", name, required=True)
+    mail.check_address("email", email.strip())
+    if not question:
+        raise InvalidInput("question", "write your question")
+    if len(question) > MAX_QUESTION:
+        raise InvalidInput("question", f"at most {MAX_QUESTION} characters")
+    if product_sku is not None and (not product_sku.strip() or len(product_sku) > 40):
+        raise InvalidInput("product_sku", "at most 40 characters")
+    if quantity is not None and (isinstance(quantity, bool) or not 1 <= quantity <= 1_000_000):
+        raise InvalidInput("quantity", "between 1 and 1,000,000")
+    session.add(
+        InformationRequest(
+            kind=kind,
+            product_sku=product_sku.strip() if product_sku else None,
+            name=name,
+            email=email.strip(),
+            question=question,
+            quantity=quantity if kind == "quote" else None,
+            created_at=now,
+            delete_after=now + timedelta(days=settings.info_request_retention_days),
+        )
+    )
+    session.flush()
+
+
+def open_questions(session: Session, limit: int) -> list[InformationRequest]:
+    """Questions and quote requests not answered yet, oldest first (customer service)."""
+    return list(
+        session.execute(
+            select(InformationRequest)
+            .where(InformationRequest.answered_at.is_(None))
+            .order_by(InformationRequest.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def mark_answered(session: Session, request_id: int, now: datetime) -> None:
+    row = session.get(InformationRequest, request_id)
+    if row is None:
+        raise NotFound("question")
+    row.answered_at = row.answered_at or now
+
+
+# ---------------------------------------------------------------- housekeeping
+
+
+def forget_expired(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
+    """What the retention settings say must go: old questions, purged cards; and orders
+    past the tax-law period lose their remaining personal data."""
+    questions = session.execute(
+        delete(InformationRequest).where(InformationRequest.delete_after <= now)
+    )
+    cards = payments.purge_captured_cards(session, settings, now)
+    return {
+        "information_requests": int(questions.rowcount or 0),  # type: ignore[attr-defined]
+        "card_numbers": cards,
+        "orders": _pseudonymise_past_retention(session, settings, now),
+    }
+
+
+def _pseudonymise_past_retention(session: Session, settings: Settings, now: datetime) -> int:
+    cutoff = now - timedelta(days=settings.order_retention_days)
+    old = session.execute(
+        select(Order).where(Order.placed_at < cutoff, Order.bill_name != "")
+    ).scalars()
+    count = 0
+    for order in old:
+        for prefix in ("ship", "bill"):
+            for name in ("name", "line1", "line2", "city", "region", "postcode"):
+                setattr(order, f"{prefix}_{name}", "")
+        order.email, order.customer_name, order.customer_number = "", "", None
+        order.customer_id = None
+        order.pseudonymised_at = order.pseudonymised_at or now
+        count += 1
+    session.flush()
+    return count
+
+
+def quote_out(
+    q: pricing.Quote, options: Sequence[pricing.ShippingOption], settings: Settings
+) -> dict[str, Any]:
+    """The quote as the API shows it (also inside a 409 totals_changed answer)."""
+
+    def money(cents: int) -> dict[str, Any]:
+        return {"cents": cents, "currency": q.currency}
+
+    return {
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price": money(line.unit_price_cents),
+                "quantity": line.quantity,
+                "line_total": money(line.line_total_cents),
+                "discount": money(line.discount_cents),
+                "tax": money(line.tax_cents),
+            }
+            for line in q.lines
+        ],
+        "subtotal": money(q.subtotal_cents),
+        "discount": money(q.discount_cents),
+        "shipping": money(q.shipping_cents),
+        "tax": money(q.tax_cents),
+        "total": money(q.total_cents),
+        "prices_include_tax": q.prices_include_tax,
+        "shipping_method": q.shipping.method_code,
+        "shipping_options": [
+            {
+                "code": o.method_code,
+                "name": o.name,
+                "cost": money(o.cost_cents),
+                "delivery_days_min": o.delivery_days_min,
+                "delivery_days_max": o.delivery_days_max,
+            }
+            for o in options
+        ],
+        "discount_code": q.discount_code,
+        "payment_simulated": settings.payment_processor == "simulator",
+    }
+
+
+def idempotency_lifetime(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.idempotency_key_hours)

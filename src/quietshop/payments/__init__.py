@@ -1,0 +1,1 @@
+"""Payments: the card vault (encrypted card numbers, purged after capture) and processors."""
