@@ -76,7 +76,7 @@ def report(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-EXTRA_RESULTS = ("results-mail.md", "results-accounts.md", "results-tokens.md")
+EXTRA_RESULTS = ("results-mail.md", "results-accounts.md", "results-tokens.md", "results-orders.md")
 
 
 def _extra_sections() -> list[str]:

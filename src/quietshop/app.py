@@ -9,6 +9,8 @@ headers and is logged without personal data.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -53,6 +55,7 @@ from quietshop.web.static import STATIC_DIR, CachedStaticFiles
 from quietshop.web.templating import Templates
 
 API_PREFIX = "/api/"
+log = logging.getLogger("quietshop")
 
 # In match order: the storefront pages, which most requests ask for, first.
 DOMAIN_SITES: tuple[DomainSite, ...] = (
@@ -395,4 +398,17 @@ def _add_error_handlers(api: FastAPI) -> None:
                 request, 503, "busy", "We are very busy: please try again in a moment.",
                 {"retry-after": "1"},
             )  # fmt: skip
+        _log_server_error(request, exc)
         return _error(request, 500, "server_error", "Something went wrong on our side.")
+
+
+def _log_server_error(request: Request, exc: BaseException) -> None:
+    """Say what broke and where, for the operator: the exception's type and the innermost
+    frame of our code, with the route's template, never its message or values (a
+    database error's message quotes the statement's parameters: names, addresses)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/quietshop/" in f.filename] or frames
+    where = f"{ours[-1].filename.rsplit('/quietshop/', 1)[-1]}:{ours[-1].lineno}" if ours else "?"
+    route = request.scope.get("route")
+    path = getattr(route, "path", "(no route)")
+    log.error("server error %s at %s in %s %s", type(exc).__name__, where, request.method, path)

@@ -131,11 +131,11 @@ def test_unknown_pages_get_the_404_page(db: Session, client: TestClient, path: s
 
 
 def test_server_errors_get_the_500_page_with_headers(
-    client: TestClient, assembled: AssembledApp
+    client: TestClient, assembled: AssembledApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     @assembled.fastapi.get("/boom")
     def boom() -> None:
-        raise RuntimeError("kaput")
+        raise RuntimeError("kaput ann@example.org")
 
     quiet = TestClient(assembled, raise_server_exceptions=False)
     page = quiet.get("/boom")
@@ -143,6 +143,10 @@ def test_server_errors_get_the_500_page_with_headers(
     assert "Something went wrong on our side" in page.text
     assert "kaput" not in page.text and "Traceback" not in page.text
     assert page.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
+    # The operator learns what broke and where, not the message (it may quote someone).
+    (record,) = [r for r in caplog.records if r.name == "quietshop"]
+    assert "RuntimeError" in record.getMessage() and "GET /boom" in record.getMessage()
+    assert "ann@example.org" not in caplog.text and "kaput" not in caplog.text
 
 
 def test_privacy_policy_page(client: TestClient) -> None:

@@ -9,6 +9,7 @@ password and make the record an account, unless an account already uses the addr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,13 +43,15 @@ def buyer_of(row: Customer) -> Buyer:
     return Buyer(row.id, row.customer_number, row.name, row.email, row.password_hash is None)
 
 
-def guest(session: Session, name: str, email: str, new_number: str, now: datetime) -> Buyer:
+def guest(
+    session: Session, name: str, email: str, new_number: Callable[[], str], now: datetime
+) -> Buyer:
     """The guest record for this address, made on first use (name updated if it changed)."""
     key = email_key(email)
     row = _guest_row(session, key)
     if row is None:
         row = Customer(
-            customer_number=new_number,
+            customer_number=new_number(),  # drawn only for a guest seen for the first time
             name=name,
             email=email,
             email_key=None,

@@ -377,7 +377,11 @@ def buyer_for(session: Session, customer: SignedInCustomer) -> Buyer:
 def guest_buyer(session: Session, name: str, email: str, now: datetime) -> Buyer:
     """A guest's customer record (made on first use), for an order without an account."""
     return guests.guest(
-        session, _clean_name(name), _clean_email(email), _unused_customer_number(session), now
+        session,
+        _clean_name(name),
+        _clean_email(email),
+        lambda: _unused_customer_number(session),
+        now,
     )
 
 

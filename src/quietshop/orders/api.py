@@ -110,11 +110,12 @@ def place_order(request: Request, body: PlaceOrderIn, key: IdempotencyHeader = N
     if replay is not None:
         return _json(replay.status_code, replay.body, replay.headers())
     try:
-        status, text = _place(request, body)
+        status, text = _place(request, body, scope, checked_key)
     except Exception:
         idempotency.abandon(state.sessions, scope, checked_key)
         raise
-    idempotency.finish(state.sessions, scope, checked_key, status, text, moment)
+    if status != 201:  # a refusal: the order's transaction rolled back; keep it apart
+        idempotency.finish(state.sessions, scope, checked_key, status, text, moment)
     return _json(status, text)
 
 
@@ -126,20 +127,20 @@ def _customer_number(request: Request) -> str | None:
         return customer.number
 
 
-def _place(request: Request, body: PlaceOrderIn) -> tuple[int, str]:
-    """The answer as status and JSON text: a refusal about the request (4xx) is an answer
-    the key keeps too, as the draft says; anything else propagates."""
+def _place(request: Request, body: PlaceOrderIn, scope: str, key: str) -> tuple[int, str]:
+    """The answer as status and JSON text. A placed order's answer is kept under its key
+    in the order's own transaction, so the two commit together; a refusal about the
+    request (4xx) is an answer the key keeps too, as the draft says (the caller stores
+    it); anything else propagates."""
+    moment = now(request)
     try:
         with maybe_signed_in(request, write=True) as (session, customer):
             placed = service.place_order(
-                session,
-                settings(request),
-                _parts(request),
-                place_request(body),
-                customer,
-                now(request),
+                session, settings(request), _parts(request), place_request(body), customer, moment
             )
-        return 201, PlacedOut.model_validate(placed_out(placed)).model_dump_json()
+            text = PlacedOut.model_validate(placed_out(placed)).model_dump_json()
+            idempotency.record(session, scope, key, 201, text, moment)
+        return 201, text
     except QuietshopError as error:
         if error.status_code not in STORED_REFUSALS or isinstance(error, idempotency.KeyInFlight):
             raise  # not an answer about this request: the key is let go for a retry

@@ -285,20 +285,31 @@ def finish(
     if status_code >= 500 or status_code in _TRANSIENT_STATUSES:
         abandon(sessions, scope, key)
         return
+    with transaction(sessions) as session:
+        record(session, scope, key, status_code, body, now)
+
+
+def record(
+    session: Session, scope: str, key: str, status_code: int, body: str, now: datetime
+) -> None:
+    """Keep a 2xx or 4xx answer in the caller's transaction: an order's own, so the order
+    and the answer its key replays commit together (a separate commit after the order's
+    could fail under load and leave a placed order with a key stuck "running")."""
+    if not 200 <= status_code < 500 or status_code in _TRANSIENT_STATUSES:
+        raise ValueError(f"not an answer to keep: {status_code}")
     if holds_card_number(body):
         raise ValueError("refusing to store an answer that holds a card number")
-    with transaction(sessions) as session:
-        session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.scope == scope,
-                IdempotencyKey.key == key,
-                IdempotencyKey.status == "running",
-                IdempotencyKey.expires_at > now,
-            )
-            .values(status="done", response_status=status_code, response_body=body)
-            .execution_options(synchronize_session=False)
+    session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.status == "running",
+            IdempotencyKey.expires_at > now,
         )
+        .values(status="done", response_status=status_code, response_body=body)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def abandon(sessions: sessionmaker[Session], scope: str, key: str) -> None:

@@ -193,7 +193,7 @@ def place_order(
         security_code=request.card.security_code,
         now=now,
     )
-    _queue(session, settings, order, "order_received", now, who=who)
+    _queue(session, settings, order, "order_received", now, who=who, card_label=outcome.card_label)
     _after_authorisation(session, settings, order, outcome, "processor", now)
     return PlacedOrder(
         order.order_number,
@@ -333,7 +333,9 @@ def _money(cents: int, currency: str) -> str:
     return pricing.format_money(cents, currency)
 
 
-def _mail_context(session: Session, order: Order, detail: str) -> dict[str, Any]:
+def _mail_context(
+    session: Session, order: Order, detail: str, card_label: str | None = None
+) -> dict[str, Any]:
     c = order.currency
     return {
         "order_number": format_order_number(order.order_number),
@@ -358,7 +360,7 @@ def _mail_context(session: Session, order: Order, detail: str) -> dict[str, Any]
         "total": _money(order.total_cents, c),
         "refunded": _money(order.refunded_cents, c) if order.refunded_cents else "",
         "ship_to": _address_lines(order, "ship"),
-        "card_label": payments.card_label(session, order.id) or "",
+        "card_label": card_label or payments.card_label(session, order.id) or "",
         "payment_simulated": False,
         "detail": detail,
         "carrier": order.carrier or "",
@@ -393,11 +395,12 @@ def _queue(
     *,
     detail: str = "",
     who: accounts.Buyer | None = None,
+    card_label: str | None = None,
 ) -> None:
     """The order's mail, with its signed view link (and a guest's set-a-password link)."""
     if order.pseudonymised_at is not None or not order.email:
         return  # the account closed: nobody to tell, and no address left
-    context = _mail_context(session, order, detail)
+    context = _mail_context(session, order, detail, card_label)
     context["payment_simulated"] = settings.payment_processor == "simulator"
     is_guest = who.is_guest if who is not None else _is_guest_order(session, order)
     context["is_guest"] = is_guest
