@@ -181,18 +181,7 @@ def place_order(
     order = _new_order(session, who, q, ship, bill, now)
     if priced.discount_row is not None:
         checkout.redeem_discount(session, priced.discount_row, order.id, who.id)
-    outcome = payments.authorize(
-        session,
-        parts.processor,
-        parts.keyring,
-        order_id=order.id,
-        reference=order.order_number,
-        amount_cents=q.total_cents,
-        currency=q.currency,
-        card=card,
-        security_code=request.card.security_code,
-        now=now,
-    )
+    outcome = _authorize(session, parts, order, card, request.card.security_code, now)
     _queue(session, settings, order, "order_received", now, who=who, card_label=outcome.card_label)
     _after_authorisation(session, settings, order, outcome, "processor", now)
     return PlacedOrder(
@@ -263,6 +252,29 @@ def _new_order(
         except IntegrityError:  # the one-in-a-hundred-million clash of two numbers
             continue
     raise RuntimeError("could not draw an unused order number")
+
+
+def _authorize(
+    session: Session,
+    parts: Collaborators,
+    order: Order,
+    card: payments.ValidCard,
+    security_code: str,
+    now: datetime,
+) -> payments.PaymentOutcome:
+    """Ask for the order's total on this card (the code goes to the processor only)."""
+    return payments.authorize(
+        session,
+        parts.processor,
+        parts.keyring,
+        order_id=order.id,
+        reference=order.order_number,
+        amount_cents=order.total_cents,
+        currency=order.currency,
+        card=card,
+        security_code=security_code,
+        now=now,
+    )
 
 
 def _address_columns(prefix: str, address: accounts.AddressInput) -> dict[str, str]:
@@ -652,18 +664,7 @@ def new_card(
     if order.status != "payment_problem":
         raise lifecycle.StatusConflict("This order's payment has no problem to fix.")
     valid = payments.check_card(card, now)
-    outcome = payments.authorize(
-        session,
-        parts.processor,
-        parts.keyring,
-        order_id=order.id,
-        reference=order.order_number,
-        amount_cents=order.total_cents,
-        currency=order.currency,
-        card=valid,
-        security_code=card.security_code,
-        now=now,
-    )
+    outcome = _authorize(session, parts, order, valid, card.security_code, now)
     if outcome.verified:
         _move(session, settings, order, "payment_verified", "customer", now)
     return _detail(session, order), outcome
