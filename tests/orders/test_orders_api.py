@@ -9,14 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from quietshop.catalog.models import ProductVariant
 from quietshop.mail import sealing
 from quietshop.mail.models import OutboxMessage
 from quietshop.orders import service
-from quietshop.orders.models import IdempotencyKey, Order, OrderEvent
+from quietshop.orders.models import DiscountCode, IdempotencyKey, Order, OrderEvent
 from quietshop.payments.models import Payment, PaymentCard
 from quietshop.settings import Settings
 from tests.accounts.factories import make_customer, token_for
@@ -464,3 +464,30 @@ def test_a_guest_cannot_claim_an_address_an_account_uses(
         "/api/v1/auth/claim-guest", json={"token": token, "password": "a long guest passphrase"}
     )
     assert refused.status_code == 409 and refused.json()["error"] == "address_has_account"
+
+
+def test_a_code_past_its_limits_is_refused_and_a_cancel_gives_the_use_back(
+    api: TestClient, stock: Stock, db: Session, shop_settings: Settings
+) -> None:
+    account = make_customer(db, shop_settings, verified=True)
+    auth = {"authorization": f"Bearer {token_for(db, shop_settings, account)}"}
+    db.execute(update(DiscountCode).where(DiscountCode.code == "SAVE5").values(uses=100))
+    db.commit()
+    lines = [{"sku": stock.cable, "quantity": 2}]
+    base = {"lines": lines, "shipping_country": "US", "shipping_method": "standard"}
+    used_up = api.post("/api/v1/checkout/quote", json={**base, "discount_code": "SAVE5"})
+    assert used_up.status_code == 400 and "used up" in used_up.json()["detail"][0]["message"]
+
+    welcome = {**base, "discount_code": "WELCOME10"}
+    total = api.post("/api/v1/checkout/quote", json=welcome, headers=auth).json()["total"]
+    body = order_body(
+        lines, total["cents"], guest=None, discount_code="WELCOME10",
+        shipping_address=US_ADDRESS,
+    )  # fmt: skip
+    placed = _place(api, body, **auth)
+    assert placed.status_code == 201, placed.text
+    again = api.post("/api/v1/checkout/quote", json=welcome, headers=auth)
+    assert again.status_code == 400 and "already used" in again.json()["detail"][0]["message"]
+    number = placed.json()["order_number"]
+    assert api.post(f"/api/v1/orders/{number}/cancel", headers=auth).status_code == 200
+    assert api.post("/api/v1/checkout/quote", json=welcome, headers=auth).status_code == 200
