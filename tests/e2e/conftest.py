@@ -95,17 +95,7 @@ def _messages_to(maildir: Path, email: str) -> list[tuple[str, str]]:
 
 def _delivered_to(maildir: Path, email: str) -> list[str]:
     """Plain-text bodies of the demo mailbox's messages to ``email``, oldest first."""
-    if not maildir.exists():
-        return []
-    box = mailbox.Maildir(maildir, create=False)
-    found = []
-    for key in box.iterkeys():
-        message = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        if isinstance(message, EmailMessage) and email in str(message["To"]):
-            body = message.get_body(preferencelist=("plain",))
-            if isinstance(body, EmailMessage):
-                found.append((message["Date"].datetime, body.get_content()))
-    return [text for _, text in sorted(found, key=lambda item: item[0])]
+    return [text for _, text in _messages_to(maildir, email)]
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ from quietshop.app import AssembledApp
 from quietshop.errors import InvalidInput
 from quietshop.orders import service
 from quietshop.orders.background import forget_due
-from quietshop.orders.models import IdempotencyKey, InformationRequest
+from quietshop.orders.models import IdempotencyKey, InformationRequest, Order
 from quietshop.payments.models import PaymentCard
 from quietshop.settings import Settings
 from tests.clock import MovableClock
@@ -103,3 +103,24 @@ def test_customer_service_reads_open_questions_and_marks_them_answered(
             continue
         raise AssertionError(f"accepted {bad}")
     assert len(service.open_questions(db, 10)) == 1
+
+
+def test_an_invoice_past_the_retention_period_names_nobody(
+    api: TestClient, stock: Stock, db: Session, sessions: sessionmaker[Session],
+    shop_settings: Settings, clock: MovableClock,
+) -> None:  # fmt: skip
+    lines = [{"sku": stock.cable, "quantity": 1}]
+    placed = api.post(
+        "/api/v1/orders", json=order_body(lines, quote_total(api, lines)),
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )  # fmt: skip
+    assert placed.status_code == 201
+    clock.advance(days=shop_settings.order_retention_days - 1)
+    assert forget_due(sessions, shop_settings, clock)["orders"] == 0
+    clock.advance(days=2)
+    assert forget_due(sessions, shop_settings, clock)["orders"] == 1
+    db.expire_all()
+    order = db.execute(select(Order)).scalar_one()
+    assert (order.bill_name, order.ship_line1, order.email, order.customer_id) == ("", "", "", None)
+    assert order.pseudonymised_at == clock() and order.total_cents > 0  # the sums stay
+    assert forget_due(sessions, shop_settings, clock)["orders"] == 0  # once is enough

@@ -203,6 +203,9 @@ def _uses_by(session: Session, row: DiscountCode, customer_id: int | None) -> in
 class PricedCart:
     quote: pricing.Quote
     discount_row: DiscountCode | None
+    # Every method that reaches the country, priced as this quote prices shipping (after
+    # the discount, so a free-shipping threshold shows the same on the method list).
+    options: tuple[pricing.ShippingOption, ...]
 
 
 def price(
@@ -229,7 +232,9 @@ def price(
             uses_by_customer=_uses_by(session, discount_row, customer_id),
             currency=cart[0].currency,
         )
-    method = request.shipping_method or _cheapest(cart, country, rates, discount)
+    options = tuple(pricing.shipping_options(cart, country, rates, discount=discount))
+    cheapest = min(options, key=lambda o: (o.cost_cents, o.delivery_days_max))
+    method = request.shipping_method or cheapest.method_code
     quote = pricing.compute_quote(
         cart,
         country=country,
@@ -239,26 +244,7 @@ def price(
         discount=discount,
         prices_include_tax=settings_prices_include_tax,
     )
-    return PricedCart(quote, discount_row)
-
-
-def _cheapest(
-    cart: list[pricing.CartLine],
-    country: str,
-    rates: list[pricing.ShippingRate],
-    discount: pricing.DiscountCode | None,
-) -> str:
-    options = pricing.shipping_options(cart, country, rates, discount=discount)
-    return min(options, key=lambda o: (o.cost_cents, o.delivery_days_max)).method_code
-
-
-def options_for(
-    session: Session, quote: pricing.Quote, request: QuoteRequest
-) -> list[pricing.ShippingOption]:
-    cart = cart_lines(session, check_lines(request.lines))
-    return list(
-        pricing.shipping_options(cart, quote.country, shipping_rates(session), discount=None)
-    )
+    return PricedCart(quote, discount_row, options)
 
 
 def redeem_discount(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,17 +27,15 @@ from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.keyring import Keyring
 from quietshop.mail import service as mail
 from quietshop.orders import checkout, lifecycle, pricing
-from quietshop.orders.checkout import QuoteRequest, TotalsChanged, WantedLine
+
+# Re-exported: the routes build these requests and catch this refusal.
+from quietshop.orders.checkout import QuoteRequest as QuoteRequest
+from quietshop.orders.checkout import TotalsChanged as TotalsChanged
+from quietshop.orders.checkout import WantedLine as WantedLine
 from quietshop.orders.models import InformationRequest, Order, OrderEvent, OrderLine, OrderReturn
 from quietshop.orders.numbers import format_order_number, new_order_number, parse_order_number
 from quietshop.payments import service as payments
 from quietshop.settings import Settings
-
-__all__ = [
-    "QuoteRequest",
-    "TotalsChanged",
-    "WantedLine",
-]
 
 LINK_PURPOSE = "order_link"
 
@@ -64,7 +62,7 @@ def quote(
     )
     return QuoteView(
         priced.quote,
-        checkout.options_for(session, priced.quote, request),
+        list(priced.options),
         settings.payment_processor == "simulator",
     )
 
@@ -174,9 +172,7 @@ def place_order(
     priced = checkout.price(session, settings.prices_include_tax, quote_request, now, who.id)
     q = priced.quote
     if (request.expected_total_cents, request.expected_currency) != (q.total_cents, q.currency):
-        raise TotalsChanged(
-            q, quote_out(q, checkout.options_for(session, q, quote_request), settings)
-        )
+        raise TotalsChanged(q, quote_out(q, priced.options, settings))
     catalog.take_stock(session, {line.sku: line.quantity for line in q.lines})
     order = _new_order(session, who, q, ship, bill, now)
     if priced.discount_row is not None:
@@ -917,21 +913,30 @@ def forget_expired(session: Session, settings: Settings, now: datetime) -> dict[
 
 
 def _pseudonymise_past_retention(session: Session, settings: Settings, now: datetime) -> int:
+    """Past the tax-law period an invoice needs nobody's name: one UPDATE blanks what the
+    account's closing kept (billing) and, for an account still open, the rest too."""
     cutoff = now - timedelta(days=settings.order_retention_days)
-    old = session.execute(
-        select(Order).where(Order.placed_at < cutoff, Order.bill_name != "")
-    ).scalars()
-    count = 0
-    for order in old:
-        for prefix in ("ship", "bill"):
-            for name in ("name", "line1", "line2", "city", "region", "postcode"):
-                setattr(order, f"{prefix}_{name}", "")
-        order.email, order.customer_name, order.customer_number = "", "", None
-        order.customer_id = None
-        order.pseudonymised_at = order.pseudonymised_at or now
-        count += 1
-    session.flush()
-    return count
+    blank = {
+        f"{prefix}_{name}": ""
+        for prefix in ("ship", "bill")
+        for name in ("name", "line1", "line2", "city", "region", "postcode")
+    }
+    done = session.execute(
+        update(Order)
+        .where(Order.placed_at < cutoff, Order.bill_name != "")
+        .values(
+            **blank,
+            email="",
+            customer_name="",
+            customer_number=None,
+            customer_id=None,
+            pseudonymised_at=func.coalesce(
+                Order.pseudonymised_at, literal(now, type_=Order.pseudonymised_at.type)
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def quote_out(

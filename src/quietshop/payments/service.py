@@ -182,23 +182,23 @@ def _customer_message(status: AuthorizationStatus, reason: str | None) -> str:
     )
 
 
-def _latest(session: Session, order_id: int) -> Payment:
-    payment = session.execute(
+def _latest_or_none(session: Session, order_id: int) -> Payment | None:
+    """The order's newest payment (a new card after a problem is a new one)."""
+    return session.execute(
         select(Payment).where(Payment.order_id == order_id).order_by(Payment.id.desc()).limit(1)
     ).scalar()
+
+
+def _latest(session: Session, order_id: int) -> Payment:
+    payment = _latest_or_none(session, order_id)
     if payment is None:
         raise NotFound("payment")
     return payment
 
 
 def payment_status(session: Session, order_id: int) -> str | None:
-    payment = session.execute(
-        select(Payment.status)
-        .where(Payment.order_id == order_id)
-        .order_by(Payment.id.desc())
-        .limit(1)
-    ).scalar()
-    return payment
+    payment = _latest_or_none(session, order_id)
+    return payment.status if payment is not None else None
 
 
 def card_label(session: Session, order_id: int) -> str | None:
@@ -282,9 +282,7 @@ def capture(
 def void(session: Session, processor: PaymentProcessor, order_id: int, now: datetime) -> None:
     """Release an authorisation (the order was cancelled before it shipped) and purge the
     card: an order that will never be paid keeps no card."""
-    payment = session.execute(
-        select(Payment).where(Payment.order_id == order_id).order_by(Payment.id.desc()).limit(1)
-    ).scalar()
+    payment = _latest_or_none(session, order_id)
     if payment is not None and payment.status == "authorized":
         if payment.processor_reference:
             processor.void(payment.processor_reference, f"void_{payment.idempotency_key}")
