@@ -65,6 +65,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import fastapi.routing as fastapi_routing
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -1149,16 +1150,21 @@ def profile_orders(shop: Shop, tag: str, count: int) -> Profile:
 def routes_inline() -> Iterator[None]:
     """Run FastAPI's plain ``def`` routes in the calling thread, not its thread pool:
     cProfile sees only the thread it was enabled in, and the orders go one at a time."""
-    original = run_in_threadpool
+    original, original_run_sync = run_in_threadpool, anyio.to_thread.run_sync
 
     async def inline(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return call(*args, **kwargs)
 
+    async def inline_run_sync(call: Callable[..., Any], *args: Any, **_: Any) -> Any:
+        return call(*args)  # the order route's own thread (orders/api.py)
+
     setattr(fastapi_routing, "run_in_threadpool", inline)  # noqa: B010
+    setattr(anyio.to_thread, "run_sync", inline_run_sync)  # noqa: B010
     try:
         yield
     finally:
         setattr(fastapi_routing, "run_in_threadpool", original)  # noqa: B010
+        setattr(anyio.to_thread, "run_sync", original_run_sync)  # noqa: B010
 
 
 def summarise(stats: pstats.Stats, database: str, count: int, plain_rate: float) -> Profile:
@@ -1228,12 +1234,13 @@ CAUSES_FOUND = (
     "orders per second than 32 (45-69/s against 29-44/s). Fix: take stock as late as the "
     "processor call allows (after the order rows and the mail, just before authorising), "
     "and keep slow work (mail rendering) out of the transaction.",
-    "**Cached pages while orders flow.** Orders run in the thread pool of the process "
-    "whose event loop answers the cached pages; at 16-22 ms of Python each, 50 orders/s "
-    "is most of one process's Python time (the GIL), and with one pool thread per order "
-    "in flight the event loop seldom gets it: 2-11 % of the page's rate here. 0.8 needs "
-    "orders several times cheaper (above) and few order threads at once (e.g. an anyio "
-    "`CapacityLimiter` of 1-2 for the order route; SQLite serialises them anyway).",
+    "**Cached pages while orders flow.** Orders run in threads of the process whose "
+    "event loop answers the cached pages, and a process runs Python one thread at a time "
+    "(the GIL). With one pool thread per order in flight the event loop seldom got it "
+    "(2-11 % of the page's rate); orders now wait for one of `Settings.order_threads` "
+    "(4) without a thread (orders/api.py), which kept 40 % of the page's rate beside "
+    "28 orders/s in a quick SQLite run (25 % in the last full run before). 0.8 still needs orders "
+    "several times cheaper (above).",
 )
 
 

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     order_retention_days: int = Field(3650, ge=0, le=36500)
     # Product questions and quote requests are kept this long, then deleted.
     info_request_retention_days: int = Field(90, ge=1, le=3650)
+    # Orders placed at once per server process. More only queue for the database (SQLite
+    # takes one writer at a time) while holding the GIL away from the event loop that
+    # answers every cached page; the rest wait their turn without a thread.
+    order_threads: int = Field(4, ge=1, le=64)
 
     @property
     def resolved_database_url(self) -> str:

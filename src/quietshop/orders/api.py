@@ -1,5 +1,6 @@
 """The checkout and orders API under /api/v1/. Routes are plain ``def``: they write, and
-FastAPI runs them in its thread pool so a lock wait never stalls the event loop.
+FastAPI runs them in its thread pool so a lock wait never stalls the event loop. Placing
+an order runs in a thread too, but at most ``Settings.order_threads`` at once.
 
 ``POST /api/v1/orders`` is idempotent by its ``Idempotency-Key`` header (orders/
 idempotency.py). A signed-in customer sends the bearer token; a guest sends none and
@@ -9,9 +10,11 @@ order mail in the request body, never in a URL.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.encoders import jsonable_encoder
 
@@ -97,8 +100,17 @@ def quote(request: Request, body: QuoteIn) -> QuoteOut:
 
 
 @router.post("/orders", status_code=201, response_model=PlacedOut, responses=PLACE_RESPONSES)
-def place_order(request: Request, body: PlaceOrderIn, key: IdempotencyHeader = None) -> Response:
+async def place_order(
+    request: Request, body: PlaceOrderIn, key: IdempotencyHeader = None
+) -> Response:
     """Place an order. The same key and body again replays the first answer."""
+    # In a thread, as plain routes run, but only a few at once (Settings.order_threads):
+    # the others wait here without a thread, and the event loop keeps answering pages.
+    call = functools.partial(_place_order, request, body, key)
+    return await anyio.to_thread.run_sync(call, limiter=_parts(request).order_threads)
+
+
+def _place_order(request: Request, body: PlaceOrderIn, key: str | None) -> Response:
     checked_key = idempotency.check_key(key)
     state, moment = app_state(request), now(request)
     scope = idempotency.scope_for(_customer_number(request))

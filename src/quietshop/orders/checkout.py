@@ -115,10 +115,18 @@ def cart_lines(session: Session, lines: Sequence[WantedLine]) -> list[pricing.Ca
 
 
 def shipping_rates(session: Session) -> list[pricing.ShippingRate]:
+    # Plain rows, not ORM objects: every quote and order reads these few rows, and loaded
+    # entities would sit in the session's identity map through every later flush.
     regions: dict[str, set[str]] = {}
     for country, region in session.execute(select(ShippingRegion.country, ShippingRegion.region)):
         regions.setdefault(region, set()).add(country)
-    rows = session.execute(select(ShippingRate).where(ShippingRate.active.is_(True))).scalars()
+    r = ShippingRate
+    rows = session.execute(
+        select(
+            r.method_code, r.name, r.region, r.currency, r.kind, r.base_cents, r.per_kg_cents,
+            r.free_over_cents, r.delivery_days_min, r.delivery_days_max,
+        ).where(r.active.is_(True))
+    )  # fmt: skip
     return [
         pricing.ShippingRate(
             method_code=row.method_code,
@@ -151,12 +159,12 @@ def shipping_countries(session: Session) -> list[str]:
 
 
 def tax_rates(session: Session, country: str) -> list[pricing.TaxRate]:
-    rows = session.execute(select(TaxRate).where(TaxRate.country == country)).scalars()
+    rows = session.execute(
+        select(TaxRate.tax_class, TaxRate.rate_basis_points).where(TaxRate.country == country)
+    )
     return [
-        pricing.TaxRate(
-            country=row.country, tax_class=row.tax_class, rate_basis_points=row.rate_basis_points
-        )
-        for row in rows
+        pricing.TaxRate(country=country, tax_class=tax_class, rate_basis_points=basis_points)
+        for tax_class, basis_points in rows
     ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -115,6 +116,8 @@ class Collaborators:
             settings.payment_processor
         )
         self._settings, self._clock = settings, clock
+        # Shared by this app's order routes (orders/api.py): see Settings.order_threads.
+        self.order_threads = anyio.CapacityLimiter(settings.order_threads)
         self._keyring: Keyring | None = None
         self._lock = threading.Lock()
 
