@@ -128,11 +128,52 @@ CROSS_DOMAIN_SEAMS: dict[tuple[str, str], str] = {
         "placing authorises the card, shipping captures it, cancelling voids it: one "
         "transaction with the order; the card's erasure rows are declared by payments"
     ),
+    ("staff", "quietshop.audit.service"): (
+        "every staff read of personal data, change, refusal, sign-in, lock and card reveal "
+        "is appended to the audit chain, a change in its own transaction (P6, PCI DSS 10.2)"
+    ),
+    ("staff", "quietshop.privacy.service"): (
+        "the owner publishes policy versions, which are privacy's rows (never edited), and "
+        "staff acknowledge the current version of each kind (P7)"
+    ),
+    ("staff", "quietshop.mail.service"): (
+        "a publication and each quarter remind every staff member (purpose account), and a "
+        "new privacy policy queues the policy_change notice to every customer (P4); the "
+        "back office reads the outbox and the demo's captured mail, link tokens cut out"
+    ),
+    ("staff", "quietshop.accounts.service"): (
+        "the customers a new privacy policy is told to, page by page: accounts decide who "
+        "is still a customer to tell (closed accounts are not); customer service's lookup, "
+        "a customer's record, the caller's postcode and edits by accounts' own rules"
+    ),
+    ("staff", "quietshop.catalog.service"): (
+        "a new privacy policy drops the cached public pages through the catalog's change "
+        "log, the one log every process's page cache reads; and the back office manages "
+        "the catalog (products, variants, categories, pictures, the CSV file) through the "
+        "catalog's own rules, which record what each change drops (service.admin, "
+        ".csv_io, .images)"
+    ),
+    ("staff", "quietshop.orders.service"): (
+        "the back office's order screens: the queue and an order as row mappings the "
+        "need-to-know table cuts per role, and the shop's moves (pack, ship, refund...) "
+        "with the staff member as actor, each in one transaction with its audit entry; "
+        "customer service's view of a customer's orders, their postcodes, and the questions; "
+        "the owner's rate tables (shipping, tax, discount codes) to edit"
+    ),
+    ("orders", "quietshop.audit.service"): (
+        "an edit of a rate table (shipping, tax, discount codes) is a change in the audit "
+        "chain naming the staff member, appended in the edit's own transaction (P6)"
+    ),
+    ("accounts", "quietshop.audit.service"): (
+        "a customer sees every staff access to their data in the account, and takes it "
+        "with the data export: their own share of the audit chain, never who (item 4)"
+    ),
 }
 # The one door other than a service: a domain's bearer-token dependency (HTTP), which
-# design.md keeps with the domain that owns the token.
-AUTH_DOORS = frozenset({"quietshop.accounts.auth"})
-BOTTOM_DOMAINS = frozenset({"mail", "privacy"})
+# design.md keeps with the domain that owns the token. staff.auth is the back office's:
+# other domains' staff routes reach the signed-in staff member through it (issue 9).
+AUTH_DOORS = frozenset({"quietshop.accounts.auth", "quietshop.staff.auth"})
+BOTTOM_DOMAINS = frozenset({"mail", "privacy", "audit"})
 
 # Every domain may declare its personal columns and hand privacy its share of a customer's
 # data with privacy's declaration helpers (design.md: personal data is declared once, on
@@ -401,11 +442,14 @@ def web_imports_of_domains(modules: list[Module]) -> list[Violation]:
 
 
 def is_route_module(name: str) -> bool:
-    """A domain's api.py and pages.py (or api/, pages/ packages), cli.py, any commands.py."""
+    """A domain's api.py and pages.py (or api/, pages/ packages, or ``*_api.py`` /
+    ``*_pages.py`` beside them, as staff/ has one per screen), cli.py, any commands.py."""
     parts = name.split(".")
     if name == "quietshop.cli" or "commands" in parts[1:]:
         return True
-    return domain_of(name) is not None and len(parts) > 2 and parts[2] in ("api", "pages")
+    if domain_of(name) is None or len(parts) <= 2:
+        return False
+    return parts[2] in ("api", "pages") or parts[2].endswith(("_api", "_pages"))
 
 
 def _reached_through(node: ast.expr) -> Iterator[str]:

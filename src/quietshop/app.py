@@ -44,6 +44,16 @@ from quietshop.orders.service import Collaborators
 from quietshop.privacy import routes as privacy_routes
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.settings import Settings, load_settings
+from quietshop.staff import catalog_api as staff_catalog_api
+from quietshop.staff import customers_api as staff_customers_api
+from quietshop.staff import inbox_api as staff_inbox_api
+from quietshop.staff import orders_api as staff_orders_api
+from quietshop.staff import owner_api as staff_owner_api
+from quietshop.staff import passkeys_api as staff_passkeys_api
+from quietshop.staff import policy_routes as staff_policy_routes
+from quietshop.staff import rates_api as staff_rates_api
+from quietshop.staff import routes as staff_routes
+from quietshop.staff.service import StaffKeys
 from quietshop.web.access_log import AccessLogFile, LogPolicy
 from quietshop.web.body_limit import BodyLimitMiddleware
 from quietshop.web.limits import AttemptLimiter
@@ -64,6 +74,15 @@ DOMAIN_SITES: tuple[DomainSite, ...] = (
     mail_routes.SITE,
     accounts_routes.SITE,
     orders_routes.SITE,
+    staff_routes.SITE,
+    staff_policy_routes.SITE,
+    staff_orders_api.SITE,
+    staff_customers_api.SITE,
+    staff_inbox_api.SITE,
+    staff_passkeys_api.SITE,
+    staff_catalog_api.SITE,
+    staff_owner_api.SITE,
+    staff_rates_api.SITE,
 )
 
 
@@ -125,6 +144,7 @@ def build_app(
             CatalogMemo: memo,
             PersonalDataRegistry: personal_data_registry(),
             Collaborators: Collaborators(settings, clock),
+            StaffKeys: StaffKeys(settings, clock),
         },
     )
     api.state.quietshop = state

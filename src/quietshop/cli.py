@@ -16,13 +16,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.audit.commands import audit_app
+from quietshop.catalog.commands import catalog_app
 from quietshop.console import one_line_errors
 from quietshop.db import make_engine, make_session_factory, transaction
 from quietshop.errors import EnvironmentProblem
 from quietshop.mail.commands import mail_app, mailing_app
 from quietshop.orders.commands import orders_app
-from quietshop.payments.commands import keys_app
+from quietshop.payments.commands import SealedElsewhere, keys_app
 from quietshop.settings import Settings, load_settings, write_demo_marker
+from quietshop.staff import service as staff_service
+from quietshop.staff.commands import staff_app
 
 # The ASGI factory every server worker calls; it builds its settings from the environment.
 APP_TARGET = "quietshop.app:app_from_environment"
@@ -37,7 +41,15 @@ console = Console()
 app.add_typer(mail_app, name="mail")
 app.add_typer(mailing_app, name="mailing")
 app.add_typer(orders_app, name="orders")
-app.add_typer(keys_app, name="keys")
+# The keyring seals the staff's TOTP secrets too; payments imports no other domain, so
+# the keys commands get them here: counted by status and retire, re-sealed by rotate.
+STAFF_TOTP_SECRETS = SealedElsewhere(
+    "staff TOTP secret(s)", staff_service.totp_secrets_per_key, staff_service.reseal_totp_secrets
+)
+app.add_typer(keys_app, name="keys", context_settings={"obj": (STAFF_TOTP_SECRETS,)})
+app.add_typer(audit_app, name="audit")
+app.add_typer(staff_app, name="staff")
+app.add_typer(catalog_app, name="catalog")
 
 
 class StartUpRefused(EnvironmentProblem):
@@ -115,6 +127,7 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     from quietshop.mail.local_smtp import start_local_smtp
     from quietshop.orders.background import start_housekeeping
     from quietshop.signing import signing_key
+    from quietshop.staff.background import start_staff_housekeeping
     from quietshop.web.serving import serve as run_server
 
     signing_key(settings)  # in the demo, create the key once, before the workers start
@@ -130,9 +143,11 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     if settings.send_mail_in_process:
         sender = start_background_sender(make_session_factory(engine), settings)
     housekeeping = start_housekeeping(make_session_factory(engine), settings)
+    staff_housekeeping = start_staff_housekeeping(make_session_factory(engine), settings)
     try:
         run_server(settings, workers=workers, target=APP_TARGET)
     finally:
+        staff_housekeeping.stop()
         housekeeping.stop()
         if sender is not None:
             sender.stop()
@@ -179,6 +194,7 @@ def demo(
             f"{summary.variant_count} variants in {summary.category_count} categories."
         )
     _seed_demo_rates(sessions, settings)
+    _seed_demo_staff(sessions, settings)
     engine.dispose()
     if not no_serve:
         _serve_with_mail(settings, workers)
@@ -195,6 +211,16 @@ def _seed_demo_rates(sessions: sessionmaker[Session], settings: Settings) -> Non
                 "discount codes WELCOME10 and SAVE5. Payments are SIMULATED: pay with "
                 "4242 4242 4242 4242 (approved) or 4000 0000 0000 0002 (declined)."
             )
+
+
+def _seed_demo_staff(sessions: sessionmaker[Session], settings: Settings) -> None:
+    from quietshop.clock import system_clock
+    from quietshop.staff.demo import seed_demo_staff, sign_in_details
+
+    with transaction(sessions) as session:
+        staff = seed_demo_staff(session, settings, system_clock())
+    for line in sign_in_details(staff, settings.base_url):
+        console.print(escape(line), soft_wrap=True, highlight=False)
 
 
 def _progress() -> Progress:

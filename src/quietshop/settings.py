@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     # takes one writer at a time) while holding the GIL away from the event loop that
     # answers every cached page; the rest wait their turn without a thread.
     order_threads: int = Field(4, ge=1, le=64)
+    # Staff sessions (P7, PCI DSS 8.2.8): a session idle this long locks until the password
+    # is typed again; more than 15 minutes is refused when the settings load.
+    staff_idle_lock_minutes: float = Field(15, gt=0, le=15)
+    # A staff session ends this long after its sign-in, whatever happens (P7: 12 hours).
+    staff_session_hours: float = Field(12, gt=0, le=12)
+    # An enrolment link (`quietshop staff add`) works this long.
+    staff_enrolment_hours: float = Field(72, gt=0, le=24 * 14)
+    # A product picture uploaded in the back office may be this large (PNG, JPEG or WebP;
+    # catalog/images.py); the route's body limit, 32 MiB, is the ceiling.
+    catalog_image_max_bytes: int = Field(5 * 1024 * 1024, ge=64 * 1024, le=32 * 1024 * 1024)
+    # A catalog file imported through the back office may be this large (the command line
+    # takes any size, up to catalog/csv_io.py's row limit); 256 MiB is the ceiling.
+    catalog_import_max_bytes: int = Field(32 * 1024 * 1024, ge=1024 * 1024, le=256 * 1024 * 1024)
 
     @property
     def resolved_database_url(self) -> str:

@@ -32,6 +32,7 @@ from quietshop.accounts.schemas import (
     RegisterIn,
     SignedInOut,
     SignInIn,
+    StaffAccessOut,
     TokenIn,
 )
 from quietshop.errors import Unauthorized
@@ -241,6 +242,15 @@ def delete_address(request: Request, address_id: AddressId) -> Response:
     with signed_in(request, write=True) as (session, customer):
         addresses.delete(session, customer.id, address_id)
     return Response(status_code=204)
+
+
+@account_router.get("/account/staff-access", response_model=list[StaffAccessOut])
+def staff_access(request: Request) -> list[StaffAccessOut]:
+    """Who at the shop looked at my data: every staff access, newest first (at most 200),
+    with the role, the kind of data and the stated purpose; never the person."""
+    with signed_in(request) as (session, customer):
+        found = service.staff_access(session, customer)
+    return [StaffAccessOut.model_validate(access) for access in found]
 
 
 @account_router.get("/account/export")

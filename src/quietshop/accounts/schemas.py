@@ -173,3 +173,18 @@ class AddressOut(AddressIn):
 
 class MessageOut(BaseModel):
     message: str
+
+
+class StaffAccessOut(BaseModel):
+    """One staff access to my data: when, which role, what and why; never who."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    role: str = Field(description="The role's code: billing, customer_service, ...")
+    role_label: str = Field(description="How the role is named to you: Billing, ...")
+    action: str = Field(description="read, change, card_reveal, caller_verified or export")
+    action_label: str
+    data_kinds: list[str] = Field(description="contact, address, payment, ...")
+    data_label: str
+    purpose: str = Field(description="The reason the staff member gave")

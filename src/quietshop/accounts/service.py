@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from quietshop.accounts import addresses, guests, links, passwords, tokens
+from quietshop.accounts import addresses, guests, links, passwords, staff_desk, tokens
 from quietshop.accounts.models import Customer
 from quietshop.accounts.numbers import new_customer_number, parse_customer_number
 from quietshop.accounts.signin import email_key, open_customer_by_email
 from quietshop.accounts.tokens import SignedInCustomer as SignedInCustomer
+from quietshop.audit import service as audit
 from quietshop.db import wipe_erased_pages
 from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.mail import service as mail
@@ -313,6 +314,68 @@ def confirm_email_change(session: Session, token: str, now: datetime) -> None:
     session.flush()
 
 
+# ---------------------------------------------------------------- who at the shop looked
+
+# How the shop's roles, kinds of data and accesses are named to the customer (item 4):
+# a role, never a person. A role not named here is "Shop staff".
+STAFF_ROLE_LABELS = {
+    "owner": "The shop's owner",
+    "billing": "Billing",
+    "customer_service": "Customer service",
+    "fulfilment": "Packing and shipping",
+    "catalog": "Catalog",
+    "marketing": "Marketing",
+    "analyst": "Analysis",
+    "privacy_officer": "The privacy officer",
+}
+DATA_KIND_LABELS = {
+    "contact": "contact details",
+    "address": "addresses",
+    "payment": "payment details",
+    "credentials": "sign-in details",
+    "activity": "account activity",
+}
+ACCESS_LABELS = {
+    "read": "looked at",
+    "change": "changed",
+    "card_reveal": "saw the full card number",
+    "caller_verified": "checked it was you on the phone",
+    "export": "exported",
+}
+
+
+@dataclass(frozen=True)
+class StaffAccess:
+    at: datetime
+    role: str
+    role_label: str
+    action: str
+    action_label: str
+    data_kinds: tuple[str, ...]
+    data_label: str
+    purpose: str
+
+
+def staff_access(session: Session, customer: SignedInCustomer) -> list[StaffAccess]:
+    """Every staff access to the customer's data, newest first, from the audit chain:
+    when, in which role, what kind of data, and the stated purpose. Never who."""
+    return [_staff_access(found) for found in audit.accesses_for_customer(session, customer.id)]
+
+
+def _staff_access(found: audit.CustomerAccess) -> StaffAccess:
+    kinds = ", ".join(DATA_KIND_LABELS.get(kind, kind) for kind in found.data_kinds)
+    return StaffAccess(
+        at=found.at,
+        role=found.role,
+        role_label=STAFF_ROLE_LABELS.get(found.role, "Shop staff"),
+        action=found.action,
+        action_label=ACCESS_LABELS.get(found.action, found.action),
+        data_kinds=found.data_kinds,
+        data_label=kinds or "your account",
+        purpose=found.reason,
+    )
+
+
 # ---------------------------------------------------------------- leaving and taking one's data
 
 
@@ -329,6 +392,18 @@ def export_data(
         "customer_number": row.customer_number,
         "exported_at": now.isoformat(),
         "data": registry.export(session, DataSubject(row.id, row.customer_number, row.email)),
+        # Their share of the audit chain is theirs too: when, which role, what and why.
+        "staff_access": [_exported_access(access) for access in staff_access(session, customer)],
+    }
+
+
+def _exported_access(access: StaffAccess) -> dict[str, Any]:
+    return {
+        "at": access.at.isoformat(),
+        "role": access.role_label,
+        "action": access.action_label,
+        "data_kinds": list(access.data_kinds),
+        "purpose": access.purpose,
     }
 
 
@@ -432,3 +507,111 @@ def is_guest(session: Session, customer_id: int) -> bool:
     """A guest record: a customer number without a password."""
     row = session.get(Customer, customer_id)
     return row is None or row.password_hash is None
+
+
+# ---------------------------------------------------------------- policy notices (staff's seam)
+
+ERASED_DOMAIN = "@erased.invalid"  # privacy.personal_data's placeholder for an erased address
+
+
+@dataclass(frozen=True)
+class NoticeRecipient:
+    id: int
+    email: str
+    name: str
+    customer_number: str
+
+
+def policy_notice_recipients(
+    session: Session, after_id: int, limit: int, registered_before: datetime
+) -> list[NoticeRecipient]:
+    """One page of the customers to tell of a new privacy policy, by id after ``after_id``
+    (the caller keeps the last id to ask for the next page, across commits); a customer
+    who registered from ``registered_before`` on (the publication) read the new one then.
+
+    Every customer record that is not closed, guests included: the policy says the contact
+    details given with an order are used "in the event there is a problem processing an
+    order, corporate changes, or changes in privacy practices", and a guest's orders and
+    billing records are still held under it. A closed account (erased, its address a
+    placeholder) is told nothing.
+    """
+    rows = session.execute(
+        select(Customer.id, Customer.email, Customer.name, Customer.customer_number)
+        .where(
+            Customer.id > after_id,
+            Customer.created_at < registered_before,
+            Customer.closed_at.is_(None),
+            Customer.email.not_like(f"%{ERASED_DOMAIN}"),
+        )
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [NoticeRecipient(*row) for row in rows]
+
+
+# ---------------------------------------------------------------- customer service (staff's seam)
+
+# The lookup, the record behind a number and the caller's postcode live in staff_desk.py;
+# the staff domain reaches accounts through this module only.
+CustomerLookup = staff_desk.Lookup
+CustomerRecord = staff_desk.CustomerRecord
+look_up_customers = staff_desk.look_up
+customer_record = staff_desk.record
+customer_id_for_number = staff_desk.customer_id_for
+customer_ids_for_numbers = staff_desk.customer_ids
+postcode_on_file = staff_desk.postcode_on_file
+LOOKUP_MAX_QUERY = staff_desk.MAX_QUERY
+LOOKUP_MAX_RESULTS = staff_desk.MAX_RESULTS
+LOOKUP_MAX_OFFSET = staff_desk.MAX_OFFSET
+
+
+def _open_row(session: Session, customer_id: int) -> Customer:
+    row = session.get(Customer, customer_id)
+    if row is None or row.closed_at is not None:
+        raise NotFound("customer")
+    return row
+
+
+def edit_contact(
+    session: Session, customer_id: int, name: str | None, phone: str | None
+) -> tuple[str, ...]:
+    """Customer service changes a caller's name or phone by the rules of the customer's own
+    profile (``update_profile``); returns the columns whose value changed."""
+    if name is None and phone is None:
+        raise InvalidInput("name", "give a new name, a new phone number, or both")
+    row = _open_row(session, customer_id)
+    changed: list[str] = []
+    if name is not None and (clean_name := _clean_name(name)) != row.name:
+        row.name = clean_name
+        mail.rename_subscriber(session, row.customer_number, clean_name)
+        changed.append("customers.name")
+    if phone is not None and (clean_phone := _clean_phone(phone)) != row.phone:
+        row.phone = clean_phone
+        changed.append("customers.phone")
+    session.flush()
+    return tuple(changed)
+
+
+def add_customer_address(
+    session: Session, customer_id: int, data: AddressInput, now: datetime
+) -> dict[str, Any]:
+    """A new address in the customer's book, by the address book's rules; its row."""
+    _open_row(session, customer_id)
+    return staff_desk.address_row(addresses.add(session, customer_id, data, now))
+
+
+def edit_customer_address(
+    session: Session, customer_id: int, address_id: int, data: AddressInput
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """One of the customer's addresses changed (another customer's is not found); its row
+    and the columns whose value changed."""
+    _open_row(session, customer_id)
+    before = staff_desk.address_row(addresses.get_for(session, customer_id, address_id))
+    after = staff_desk.address_row(addresses.update(session, customer_id, address_id, data))
+    changed = tuple(f"customer_addresses.{name}" for name in after if after[name] != before[name])
+    return after, changed
+
+
+def delete_customer_address(session: Session, customer_id: int, address_id: int) -> None:
+    _open_row(session, customer_id)
+    addresses.delete(session, customer_id, address_id)

@@ -149,6 +149,14 @@ def _record(session: Session, changes: Sequence[_Change]) -> None:
     session.info[_CHANGED] = True
 
 
+def record_site_wide_change(session: Session) -> None:
+    """A public page outside the catalog changed (a new version of the privacy policy):
+    log a whole-site change in the caller's transaction, so every process's page cache
+    drops every page, untagged ones such as /privacy included. Whole, not by tag: it
+    happens a few times a year, and the log has no column for a tag other than a product."""
+    _record(session, [EVERYTHING])
+
+
 def _prune(session: Session, through: int) -> None:
     """Drop the rows up to ``through`` and say so: a reader that had not read them yet
     sees pruned_through above its last id and drops everything. The newest row always
@@ -745,3 +753,16 @@ def _checked_quantities(quantities: Mapping[str, int]) -> list[tuple[str, int]]:
         if not 1 <= quantity <= MAX_QUANTITY:
             raise InvalidInput("quantity", f"{sku}: must be from 1 to {MAX_QUANTITY}")
     return sorted(quantities.items())
+
+
+# ---------------------------------------------------------------- the back office's tools
+#
+# Managing the catalog (admin.py), its CSV file (csv_io.py) and uploaded pictures
+# (images.py) are catalog rules too, built on the ones above and kept in modules of their
+# own for size. Other domains reach them here, through the catalog's one seam
+# (tests/test_layering.py): ``service.admin.update_product(...)``. Imported last, because
+# they import this module; they use each other only as modules (``admin.x`` at call time),
+# so any of them may be imported first.
+from quietshop.catalog import admin as admin  # noqa: E402
+from quietshop.catalog import csv_io as csv_io  # noqa: E402
+from quietshop.catalog import images as images  # noqa: E402

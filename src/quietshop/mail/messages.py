@@ -49,6 +49,8 @@ KINDS: dict[str, Kind] = {
     "email_change_notice": Kind("account", "Your email address is being changed"),
     "account_closed": Kind("account", "Your account is closed"),
     "staff_notice": Kind("account", "{{ title }}"),
+    # To staff: a policy was published, or a quarter began; ``body`` names what to read.
+    "staff_policy_reminder": Kind("account", "{{ title }}"),
     "policy_changed": Kind("policy_change", "Our privacy policy changed (version {{ version }})"),
     "mailing": Kind("mailing", "{{ subject }}"),
 }

@@ -11,7 +11,9 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 
@@ -20,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from quietshop.errors import InvalidInput, NotFound
 from quietshop.mail import sealing
-from quietshop.mail.local_smtp import forget_mail_to
+from quietshop.mail.local_smtp import captured_messages, forget_mail_to
 from quietshop.mail.messages import KINDS, MailTemplates
-from quietshop.mail.models import PURPOSES, Mailing, MailingSubscription, OutboxMessage
+from quietshop.mail.models import PURPOSES, STATUSES, Mailing, MailingSubscription, OutboxMessage
 from quietshop.settings import Settings
 from quietshop.signing import sign, signing_key, verify
 
@@ -366,3 +368,157 @@ def stored_message(session: Session, message_id: int) -> OutboxMessage:
     if message is None:
         raise NotFound(f"outbox message {message_id}")
     return message
+
+
+# ---------------------------------------------------------------- the back office (staff's seam)
+#
+# The outbox and the demo's captured mail as the staff screens show them: mappings of the
+# outbox's columns, which the staff domain cuts to what each role reads. No link token
+# ever leaves here: the stored bodies hold placeholders (sealing.py), the sealed context is
+# never read, and a token in a link that arrived whole (the demo mailbox) is cut out.
+
+OUTBOX_COLUMNS = (
+    "id",
+    "message_id",
+    "purpose",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "sent_at",
+    "recipient",
+    "recipient_name",
+    "customer_number",
+    "subject",
+    "reference",
+    "last_error",
+)
+MAX_OUTBOX_PAGE = 50
+MAX_CAPTURED_PAGE = 50
+MAX_CAPTURED_OFFSET = 10_000
+REDACTED = "[redacted]"
+_TOKEN_IN_LINK = re.compile(r"(token=)[^\s&\"'<>)\]]+", re.IGNORECASE)
+_CAPTURED_KEY = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_OUTBOX_SELECT = tuple(getattr(OutboxMessage, name) for name in OUTBOX_COLUMNS)
+
+
+def redacted(text: str) -> str:
+    """Text as the back office shows it: where a link was stored, a note saying so; and
+    the token of any link that arrived whole cut out, so that no one-time link can be
+    used by whoever reads it."""
+    return _TOKEN_IN_LINK.sub(rf"\g<1>{REDACTED}", sealing.shown(text))
+
+
+def outbox_rows(
+    session: Session,
+    limit: int,
+    before_id: int | None = None,
+    status: str | None = None,
+    purpose: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Outbox messages, newest first, older than ``before_id`` when given; and whether
+    another page follows. Never a body, never the sealed links."""
+    if not 1 <= limit <= MAX_OUTBOX_PAGE:
+        raise InvalidInput("limit", f"from 1 to {MAX_OUTBOX_PAGE}")
+    statement = select(*_OUTBOX_SELECT)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"one of {', '.join(STATUSES)}")
+        statement = statement.where(OutboxMessage.status == status)
+    if purpose is not None:
+        if purpose not in PURPOSES:
+            raise InvalidInput("purpose", f"one of {', '.join(PURPOSES)}")
+        statement = statement.where(OutboxMessage.purpose == purpose)
+    if before_id is not None:
+        statement = statement.where(OutboxMessage.id < before_id)
+    found = session.execute(statement.order_by(OutboxMessage.id.desc()).limit(limit + 1)).all()
+    rows = [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in found[:limit]]
+    return rows, len(found) > limit
+
+
+def outbox_row(session: Session, message_id: int) -> dict[str, Any]:
+    """One message with its text body as shown (``redacted``); NotFound if there is none."""
+    found = session.execute(
+        select(*_OUTBOX_SELECT, OutboxMessage.text_body).where(OutboxMessage.id == message_id)
+    ).first()
+    if found is None:
+        raise NotFound("outbox message")
+    row = dict(zip((*OUTBOX_COLUMNS, "text_body"), found, strict=True))
+    row["text_body"] = redacted(row["text_body"])
+    return row
+
+
+@dataclass(frozen=True)
+class CapturedMail:
+    """A message the demo's mail server received, as the back office lists it."""
+
+    key: str  # its Maildir key
+    received_at: datetime
+    sender: str
+    to: str
+    subject: str
+    customer_number: str | None  # of the outbox message with its Message-ID, if any
+    text: str | None = None  # the plain text, redacted; only when one message is read
+
+
+def _require_demo(settings: Settings) -> None:
+    # A real shop's mail has left the machine: there is nothing captured to read.
+    if not settings.demo:
+        raise NotFound("captured mail")
+
+
+def _captured(
+    session: Session, items: list[tuple[str, Any]], *, with_text: bool
+) -> list[CapturedMail]:
+    message_ids = [str(message.get("Message-ID", "")) for _, message in items]
+    numbers = dict(
+        session.execute(
+            select(OutboxMessage.message_id, OutboxMessage.customer_number).where(
+                OutboxMessage.message_id.in_([m for m in message_ids if m])
+            )
+        ).all()
+    )
+    return [
+        CapturedMail(
+            key=key,
+            received_at=datetime.fromtimestamp(message.get_date(), UTC),
+            sender=str(message.get("From", "")),
+            to=str(message.get("To", "")),
+            subject=str(message.get("Subject", "")),
+            customer_number=numbers.get(message_id),
+            text=_captured_text(message) if with_text else None,
+        )
+        for (key, message), message_id in zip(items, message_ids, strict=True)
+    ]
+
+
+def _captured_text(message: Any) -> str:
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    body = parsed.get_body(preferencelist=("plain",)) if isinstance(parsed, EmailMessage) else None
+    return redacted(body.get_content()) if isinstance(body, EmailMessage) else ""
+
+
+def captured_mail(
+    session: Session, settings: Settings, limit: int, offset: int = 0
+) -> tuple[list[CapturedMail], bool]:
+    """What the demo's mail server caught, newest first; NotFound outside the demo."""
+    _require_demo(settings)
+    if not 1 <= limit <= MAX_CAPTURED_PAGE:
+        raise InvalidInput("limit", f"from 1 to {MAX_CAPTURED_PAGE}")
+    if not 0 <= offset <= MAX_CAPTURED_OFFSET:
+        raise InvalidInput("offset", f"from 0 to {MAX_CAPTURED_OFFSET}")
+    items = list(reversed(captured_messages(settings)))
+    page = items[offset : offset + limit]
+    return _captured(session, page, with_text=False), len(items) > offset + limit
+
+
+def captured_mail_message(session: Session, settings: Settings, key: str) -> CapturedMail:
+    """One captured message with its plain text, tokens cut out; NotFound outside the demo
+    or for a key the mailbox does not hold."""
+    _require_demo(settings)
+    if not _CAPTURED_KEY.match(key):
+        raise NotFound("captured message")
+    found = [item for item in captured_messages(settings) if item[0] == key]
+    if not found:
+        raise NotFound("captured message")
+    return _captured(session, found, with_text=True)[0]

@@ -59,6 +59,9 @@ class Order(Base):
         CheckConstraint(_one_of("status", STATUSES), name="status"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
         Index("ix_orders_customer", "customer_id", "placed_at"),
+        # The back office's order queue: one range scan per status, in placed_at order,
+        # the id breaking ties for its keyset cursor (orders.service.order_queue).
+        Index("ix_orders_status_placed", "status", "placed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,15 +8,17 @@ expiring link in its mails (``order_link_token``), never by the order number alo
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import anyio
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +29,7 @@ from quietshop.catalog import service as catalog
 from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.keyring import Keyring
 from quietshop.mail import service as mail
-from quietshop.orders import checkout, lifecycle, pricing
+from quietshop.orders import checkout, lifecycle, pricing, rates
 
 # Re-exported: the routes build these requests and catch this refusal.
 from quietshop.orders.checkout import QuoteRequest as QuoteRequest
@@ -35,6 +37,16 @@ from quietshop.orders.checkout import TotalsChanged as TotalsChanged
 from quietshop.orders.checkout import WantedLine as WantedLine
 from quietshop.orders.models import InformationRequest, Order, OrderEvent, OrderLine, OrderReturn
 from quietshop.orders.numbers import format_order_number, new_order_number, parse_order_number
+
+# Re-exported for the back office's rate-table routes (staff reaches orders here only).
+from quietshop.orders.rates import DiscountCodeInput as DiscountCodeInput
+from quietshop.orders.rates import DiscountCodeRow as DiscountCodeRow
+from quietshop.orders.rates import RateEditor as RateEditor
+from quietshop.orders.rates import Region as Region
+from quietshop.orders.rates import ShippingRateInput as ShippingRateInput
+from quietshop.orders.rates import ShippingRateRow as ShippingRateRow
+from quietshop.orders.rates import TaxRateInput as TaxRateInput
+from quietshop.orders.rates import TaxRateRow as TaxRateRow
 from quietshop.payments import service as payments
 from quietshop.settings import Settings
 
@@ -987,3 +999,651 @@ def quote_out(
 
 def idempotency_lifetime(settings: Settings) -> timedelta:
     return timedelta(hours=settings.idempotency_key_hours)
+
+
+# ---------------------------------------------------------------- the back office
+#
+# What the staff screens read and do (staff/orders_api.py). Rows go out as mappings of
+# one table's columns, so the staff domain cuts each of them through its need-to-know
+# table (a column a role is not granted never leaves in the JSON) and names the fields in
+# the audit chain. The moves are the ones above, with the staff member as the actor.
+
+# What the order queue shows of each order; the staff domain drops what a role may not read.
+QUEUE_COLUMNS = (
+    "order_number",
+    "status",
+    "placed_at",
+    "customer_number",
+    "customer_name",
+    "email",
+    "ship_name",
+    "ship_city",
+    "ship_country",
+    "bill_name",
+    "currency",
+    "total_cents",
+    "shipping_method_name",
+)
+QUEUE_DEFAULT_LIMIT = 25
+QUEUE_MAX_LIMIT = 100
+MAX_AGE_HOURS = 24 * 366 * 20  # twenty years: any order the shop can hold
+QUEUE_PARAMETERS = frozenset(
+    {"status", "older_than_hours", "newer_than_hours", "sort", "limit", "cursor"}
+)
+_MAX_CURSOR = 40
+_MAX_ID = 2**63 - 1
+
+# What the order detail shows of each part (the internal ids stay inside).
+ORDER_COLUMNS = tuple(
+    column.name for column in Order.__table__.columns if column.name not in ("id", "customer_id")
+)
+LINE_COLUMNS = (
+    "sku",
+    "product_name",
+    "label",
+    "quantity",
+    "weight_grams",
+    "returned_quantity",
+    "unit_price_cents",
+    "line_total_cents",
+    "discount_cents",
+    "tax_cents",
+)
+EVENT_COLUMNS = ("from_status", "to_status", "actor", "note", "created_at")
+RETURN_COLUMNS = ("status", "lines", "reason", "refund_cents", "created_at", "updated_at")
+
+
+class InvalidFilter(InvalidInput):
+    """A queue filter that cannot be read (an unknown status, a page over the limit, a
+    negative age, a cursor that is not one of ours): 422 naming the parameter."""
+
+    status_code = 422
+    code = "invalid_filter"
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    statuses: tuple[str, ...]  # in the graph's order; every status when none was asked
+    older_than_hours: int | None
+    newer_than_hours: int | None
+    newest_first: bool
+    limit: int
+    after: tuple[datetime, int] | None  # (placed_at, id) of the last order already seen
+
+
+def _hours(name: str, typed: str | None) -> int | None:
+    if typed is None:
+        return None
+    text = typed.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 7 or int(text) > MAX_AGE_HOURS:
+        raise InvalidFilter(name, f"a whole number of hours from 0 to {MAX_AGE_HOURS}")
+    return int(text)
+
+
+def _statuses(typed: Sequence[str]) -> tuple[str, ...]:
+    """``status=placed&status=packed`` or ``status=placed,packed``; none: every status."""
+    if sum(len(text) for text in typed) > 400:
+        raise InvalidFilter("status", "at most 400 characters of statuses")
+    wanted = {part.strip() for text in typed for part in text.split(",") if part.strip()}
+    unknown = sorted(name[:40] for name in wanted if name not in lifecycle.LABELS)
+    if unknown:
+        known = ", ".join(lifecycle.LABELS)
+        raise InvalidFilter("status", f"unknown status {', '.join(unknown)} (statuses: {known})")
+    return tuple(name for name in lifecycle.LABELS if not wanted or name in wanted)
+
+
+def _limit(typed: str | None) -> int:
+    if typed is None:
+        return QUEUE_DEFAULT_LIMIT
+    text = typed.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 3) or not (
+        1 <= int(text) <= QUEUE_MAX_LIMIT
+    ):
+        raise InvalidFilter("limit", f"from 1 to {QUEUE_MAX_LIMIT} orders a page")
+    return int(text)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def queue_cursor(placed_at: datetime, order_id: int) -> str:
+    """Where the next page starts: the last order shown, as an opaque token."""
+    micros = (placed_at - _EPOCH) // _MICROSECOND  # exact, where a float would round
+    return base64.urlsafe_b64encode(f"{micros}.{order_id}".encode()).decode().rstrip("=")
+
+
+def _cursor(typed: str | None) -> tuple[datetime, int] | None:
+    if typed is None:
+        return None
+    refused = InvalidFilter("cursor", "not a cursor from this queue: start from the first page")
+    if len(typed) > _MAX_CURSOR or not typed.isascii():
+        raise refused
+    try:
+        decoded = base64.urlsafe_b64decode(typed + "=" * (-len(typed) % 4)).decode("ascii")
+        micros, order_id = (int(part) for part in decoded.split("."))
+        placed_at = _EPOCH + micros * _MICROSECOND
+    except (ValueError, OverflowError, OSError):
+        raise refused from None
+    if queue_cursor(placed_at, order_id) != typed or not 1 <= order_id <= _MAX_ID:
+        raise refused
+    return placed_at, order_id
+
+
+def queue_query(parameters: Mapping[str, Sequence[str]]) -> QueueQuery:
+    """The queue's filters as typed in the query string (every value a list of texts), or
+    InvalidFilter naming the first one that is wrong (an unknown parameter too)."""
+    unknown = sorted(name[:40] for name in parameters if name not in QUEUE_PARAMETERS)
+    if unknown:
+        raise InvalidFilter(
+            unknown[0], f"no such filter (filters: {', '.join(sorted(QUEUE_PARAMETERS))})"
+        )
+
+    def one(name: str) -> str | None:
+        values = parameters.get(name) or []
+        if len(values) > 1:
+            raise InvalidFilter(name, "give it once")
+        return values[0] if values else None
+
+    sort = one("sort")
+    if sort not in (None, "placed_at", "-placed_at"):
+        raise InvalidFilter("sort", "placed_at (oldest first) or -placed_at (newest first)")
+    return QueueQuery(
+        statuses=_statuses(parameters.get("status") or []),
+        older_than_hours=_hours("older_than_hours", one("older_than_hours")),
+        newer_than_hours=_hours("newer_than_hours", one("newer_than_hours")),
+        newest_first=sort != "placed_at",
+        limit=_limit(one("limit")),
+        after=_cursor(one("cursor")),
+    )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    order_id: int
+    customer_id: int | None  # whose order it is, for the audit chain (None: pseudonymised)
+    values: dict[str, Any]  # QUEUE_COLUMNS, the order number as shown
+    items: int  # units ordered
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: str | None  # None on the last page
+
+
+_QUEUE_SELECT = (Order.id, Order.customer_id, *(Order.__table__.c[name] for name in QUEUE_COLUMNS))
+
+
+def _queue_statement(status: str, query: QueueQuery, now: datetime) -> Any:
+    """One status's range of ix_orders_status_placed, in the queue's order."""
+    statement = select(*_QUEUE_SELECT).where(Order.status == status)
+    if query.older_than_hours is not None:
+        statement = statement.where(
+            Order.placed_at <= now - timedelta(hours=query.older_than_hours)
+        )
+    if query.newer_than_hours is not None:
+        statement = statement.where(
+            Order.placed_at >= now - timedelta(hours=query.newer_than_hours)
+        )
+    if query.after is not None:
+        # (placed_at, id) past the cursor, spelt so that both databases seek the index on
+        # placed_at rather than filter every order before the cursor.
+        at, order_id = query.after
+        if query.newest_first:
+            statement = statement.where(
+                Order.placed_at <= at, or_(Order.placed_at < at, Order.id < order_id)
+            )
+        else:
+            statement = statement.where(
+                Order.placed_at >= at, or_(Order.placed_at > at, Order.id > order_id)
+            )
+    if query.newest_first:
+        return statement.order_by(Order.placed_at.desc(), Order.id.desc())
+    return statement.order_by(Order.placed_at, Order.id)
+
+
+def order_queue(session: Session, query: QueueQuery, now: datetime) -> QueuePage:
+    """A page of the staff order queue: orders of the asked statuses and ages, by time
+    placed, after the cursor. Each status is one index range read no further than the
+    page (ix_orders_status_placed), merged here: an ``IN`` over statuses sorted by time
+    would read every matching order to sort them."""
+    rows: list[Any] = []
+    for status in query.statuses:
+        rows += session.execute(_queue_statement(status, query, now).limit(query.limit + 1)).all()
+    rows.sort(key=lambda row: (row.placed_at, row.id), reverse=query.newest_first)
+    page, more = rows[: query.limit], len(rows) > query.limit
+    items = _units(session, [row.id for row in page])
+    shown = [
+        QueueRow(
+            row.id,
+            row.customer_id,
+            {
+                **{name: getattr(row, name) for name in QUEUE_COLUMNS},
+                "order_number": format_order_number(row.order_number),
+            },
+            items.get(row.id, 0),
+        )
+        for row in page
+    ]
+    last = page[-1] if page and more else None
+    return QueuePage(shown, queue_cursor(last.placed_at, last.id) if last is not None else None)
+
+
+def _units(session: Session, order_ids: list[int]) -> dict[int, int]:
+    if not order_ids:
+        return {}
+    counted = session.execute(
+        select(OrderLine.order_id, func.sum(OrderLine.quantity))
+        .where(OrderLine.order_id.in_(order_ids))
+        .group_by(OrderLine.order_id)
+    )
+    return {order_id: int(units) for order_id, units in counted}
+
+
+def status_labels() -> dict[str, str]:
+    """Every status of the order graph with its label, in the graph's order."""
+    return dict(lifecycle.LABELS)
+
+
+# The staff moves the order's state allows now (the staff domain keeps those the role may
+# take). Each move's own service function checks the state again when it is taken.
+_AWAITING_PAYMENT = ("pending_manual", "declined", "failed")
+_REFUNDABLE = ("shipped", "delivered", "return_received", "partially_refunded")
+
+
+def shop_moves(status: str, payment_status: str | None) -> tuple[str, ...]:
+    moves: list[str] = []
+    if status == "placed" and payment_status == "pending_manual":
+        moves.append("record_payment")
+    if status in ("placed", "payment_problem") and payment_status in _AWAITING_PAYMENT:
+        moves.append("reveal_card")
+    moves += {"payment_verified": ["pack"], "packed": ["ship"], "shipped": ["deliver"]}.get(
+        status, []
+    )
+    if status == "placed":
+        moves.append("flag_payment_problem")
+    if "availability_problem" in lifecycle.GRAPH[status]:
+        moves.append("flag_availability_problem")
+    if status in lifecycle.CANCELLABLE:
+        moves.append("cancel")
+    if status in _REFUNDABLE and payment_status in ("captured", "partially_refunded"):
+        moves.append("refund")
+    if status == "return_requested":
+        moves.append("receive_return")
+    return tuple(moves)
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """Which order a staff move is about, for its audit entry: read before the move."""
+
+    order_id: int
+    customer_id: int | None
+    status: str
+
+
+def order_key(session: Session, number: str) -> OrderKey:
+    order = _order_by_number(session, number)
+    return OrderKey(order.id, order.customer_id, order.status)
+
+
+@dataclass(frozen=True)
+class StaffOrder:
+    """One order for the back office, each part as mappings of its table's columns."""
+
+    order_id: int
+    customer_id: int | None
+    order: dict[str, Any]  # ORDER_COLUMNS, the order number as shown
+    lines: list[dict[str, Any]]  # LINE_COLUMNS
+    events: list[dict[str, Any]]  # EVENT_COLUMNS, oldest first
+    returns: list[dict[str, Any]]  # RETURN_COLUMNS
+    payment_status: str | None  # the latest payment's
+    card_label: str | None  # "Visa •••• 4242"
+    moves: tuple[str, ...]  # shop_moves for its state
+
+
+def staff_order(session: Session, number: str) -> StaffOrder:
+    """The order by its number (NotFound when there is none)."""
+    order = _order_by_number(session, number)
+    returns = session.execute(
+        select(OrderReturn).where(OrderReturn.order_id == order.id).order_by(OrderReturn.id)
+    ).scalars()
+    payment_status = payments.payment_status(session, order.id)
+    return StaffOrder(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        order={
+            **{name: getattr(order, name) for name in ORDER_COLUMNS},
+            "order_number": format_order_number(order.order_number),
+        },
+        lines=[{name: getattr(line, name) for name in LINE_COLUMNS} for line in order.lines],
+        events=[{name: getattr(event, name) for name in EVENT_COLUMNS} for event in order.events],
+        returns=[{name: getattr(row, name) for name in RETURN_COLUMNS} for row in returns],
+        payment_status=payment_status,
+        card_label=payments.card_label(session, order.id),
+        moves=shop_moves(order.status, payment_status),
+    )
+
+
+def refundable_cents(session: Session, number: str) -> int:
+    """What is left to refund of the order: its total less earlier refunds."""
+    order = _order_by_number(session, number)
+    return order.total_cents - order.refunded_cents
+
+
+def report_payment_problem(
+    session: Session, settings: Settings, number: str, detail: str, actor: str, now: datetime
+) -> None:
+    """Billing sees a problem with the payment (the customer is mailed, and may give a new
+    card or cancel): only before the payment is confirmed."""
+    order = _order_by_number(session, number)
+    _move(session, settings, order, "payment_problem", actor, now, note=detail.strip()[:500])
+
+
+def cancel_for_customer(
+    session: Session,
+    settings: Settings,
+    parts: Collaborators,
+    number: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The shop cancels an order before it is packed (the customer asked by phone, the
+    item will not come): stock, the code's use and the authorisation are given back."""
+    order = _order_by_number(session, number)
+    lifecycle.check_move(order.status, "cancelled")
+    _give_back(session, parts, order, now)
+    note = reason.strip()[:500] or "Cancelled by the shop."
+    _move(session, settings, order, "cancelled", actor, now, note=note)
+
+
+@dataclass(frozen=True)
+class RevealedCard:
+    order_id: int
+    customer_id: int | None
+    number: str = field(repr=False)
+
+
+def reveal_card_number(
+    session: Session,
+    parts: Collaborators,
+    number: str,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> RevealedCard:
+    """The full card number of an order awaiting payment, for billing's own terminal; the
+    reveal and its reason are recorded (payments' card_reveals) in the caller's
+    transaction. Any other order: StatusConflict, and nothing is decrypted."""
+    order = _order_by_number(session, number)
+    if order.status not in ("placed", "payment_problem"):
+        raise lifecycle.StatusConflict(
+            "A card number is shown only while the order is waiting for its payment."
+        )
+    revealed = payments.reveal_card(
+        session, parts.keyring, order.id, actor=actor, reason=reason, now=now
+    )
+    return RevealedCard(order.id, order.customer_id, revealed)
+
+
+# What each value of an order mail is made of: (table, columns), one table each, so a
+# staff preview can leave out what the reader's role may not read. "lines.x" is the x of
+# every line. Values without sources (the detail typed by staff, the link) are always shown.
+MAIL_SOURCES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "name": ("orders", ("customer_name",)),
+        "customer_number": ("orders", ("customer_number",)),
+        "order_number": ("orders", ("order_number",)),
+        "status_label": ("orders", ("status",)),
+        "placed_on": ("orders", ("placed_at",)),
+        "lines.name": ("order_lines", ("product_name",)),
+        "lines.label": ("order_lines", ("label",)),
+        "lines.quantity": ("order_lines", ("quantity",)),
+        "lines.unit_price": ("order_lines", ("unit_price_cents",)),
+        "lines.line_total": ("order_lines", ("line_total_cents",)),
+        "subtotal": ("orders", ("subtotal_cents", "currency")),
+        "discount": ("orders", ("discount_cents", "currency")),
+        "shipping": ("orders", ("shipping_cents", "currency")),
+        "shipping_method_name": ("orders", ("shipping_method_name",)),
+        "tax": ("orders", ("tax_cents", "currency")),
+        "tax_included": ("orders", ("prices_include_tax",)),
+        "total": ("orders", ("total_cents", "currency")),
+        "refunded": ("orders", ("refunded_cents", "currency")),
+        "ship_to": (
+            "orders",
+            tuple(
+                f"ship_{n}"
+                for n in ("name", "line1", "line2", "city", "region", "postcode", "country")
+            ),
+        ),
+        "card_label": ("payment_cards", ("brand", "last4")),
+        "carrier": ("orders", ("carrier",)),
+        "tracking_number": ("orders", ("tracking_number",)),
+    }
+)
+# What each problem mail prints (its template's parts, mail/message_templates/): what a
+# preview shows, and so what the audit entry of a preview names.
+_EVERY_MAIL = ("name", "customer_number", "order_number", "placed_on", "total", "status_label")
+PREVIEW_SOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "availability_problem": (
+            *_EVERY_MAIL,
+            *("lines.name", "lines.label", "lines.quantity", "lines.unit_price"),
+            "lines.line_total",
+        ),
+        "payment_problem": (*_EVERY_MAIL, "card_label"),
+    }
+)
+PROBLEM_MAILS = frozenset(PREVIEW_SOURCES)
+PREVIEW_LINK = "[the order's own link, made when the mail is sent]"
+
+
+@dataclass(frozen=True)
+class MailPreview:
+    subject: str
+    text: str
+    html: str
+    withheld: tuple[str, ...]  # what this kind of mail prints that the reader may not read
+
+
+def _blank(value: Any) -> Any:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, list):
+        return []
+    return "" if isinstance(value, str) else None
+
+
+def preview_problem_mail(
+    session: Session,
+    settings: Settings,
+    number: str,
+    kind: str,
+    detail: str,
+    *,
+    shown: frozenset[str],
+    now: datetime,
+) -> MailPreview:
+    """The payment or availability mail the move would queue with ``detail``, rendered and
+    queued nowhere. Values whose MAIL_SOURCES key is not in ``shown`` are left blank (the
+    customer's own mail has them); ``withheld`` names those this kind of mail prints. The
+    link the real mail carries is made at send time."""
+    if kind not in PROBLEM_MAILS:
+        raise InvalidInput("kind", "a payment or availability problem")
+    order = _order_by_number(session, number)
+    target = "payment_problem" if kind == "payment_problem" else "availability_problem"
+    lifecycle.check_move(order.status, target)
+    context: dict[str, Any] = {
+        "name": order.customer_name or "customer",
+        "customer_number": order.customer_number,
+        **_mail_context(session, order, detail.strip()[:500]),
+        "payment_simulated": settings.payment_processor == "simulator",
+        "is_guest": _is_guest_order(session, order),
+        "order_link": PREVIEW_LINK,
+    }
+    blanked = [key for key in MAIL_SOURCES if key not in shown]
+    for key in blanked:
+        if key.startswith("lines."):
+            name = key.removeprefix("lines.")
+            context["lines"] = [{**line, name: _blank(line[name])} for line in context["lines"]]
+        else:
+            context[key] = "customer" if key == "name" else _blank(context[key])
+    rendered = mail.templates_for(settings).render(kind, context)
+    withheld = tuple(key for key in PREVIEW_SOURCES[kind] if key not in shown)
+    return MailPreview(rendered.subject, rendered.text, rendered.html, withheld)
+
+
+# ---------------------------------------------------------------- customer service (staff's seam)
+#
+# What the customer-service screens read (staff/customers_api.py, staff/inbox_api.py), as
+# mappings of one table's columns for the staff domain's need-to-know table.
+
+CUSTOMER_ORDER_COLUMNS = ("order_number", "status", "placed_at", "currency", "total_cents")
+MAX_CUSTOMER_ORDERS = 50
+QUESTION_COLUMNS = (
+    "id",
+    "kind",
+    "product_sku",
+    "name",
+    "email",
+    "question",
+    "quantity",
+    "answered_at",
+    "created_at",
+    "delete_after",
+)
+MAX_QUESTIONS_PAGE = 100
+MAX_QUESTIONS_OFFSET = 10_000
+
+
+def customer_order_rows(
+    session: Session, customer_id: int, limit: int = MAX_CUSTOMER_ORDERS
+) -> tuple[list[dict[str, Any]], bool]:
+    """The customer's newest orders (the number as shown) and whether there are more."""
+    found = session.execute(
+        select(*(Order.__table__.c[name] for name in CUSTOMER_ORDER_COLUMNS))
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(limit + 1)
+    ).all()
+    rows = [dict(zip(CUSTOMER_ORDER_COLUMNS, row, strict=True)) for row in found[:limit]]
+    for row in rows:
+        row["order_number"] = format_order_number(row["order_number"])
+    return rows, len(found) > limit
+
+
+def order_postcodes(session: Session, customer_id: int) -> list[str]:
+    """The shipping and billing postcodes of the customer's orders: addresses on file too,
+    and a guest's only ones (P9's second fact for a caller)."""
+    rows = session.execute(
+        select(Order.ship_postcode, Order.bill_postcode).where(
+            Order.customer_id == customer_id, Order.pseudonymised_at.is_(None)
+        )
+    )
+    return sorted({code for row in rows for code in row if code})
+
+
+def question_rows(session: Session, limit: int, offset: int) -> tuple[list[dict[str, Any]], bool]:
+    """Questions and quote requests, the open ones first (oldest first: the queue), then
+    the answered ones; and whether another page follows."""
+    if not 1 <= limit <= MAX_QUESTIONS_PAGE:
+        raise InvalidInput("limit", f"from 1 to {MAX_QUESTIONS_PAGE}")
+    if not 0 <= offset <= MAX_QUESTIONS_OFFSET:
+        raise InvalidInput("offset", f"from 0 to {MAX_QUESTIONS_OFFSET}")
+    found = session.execute(
+        select(*(InformationRequest.__table__.c[name] for name in QUESTION_COLUMNS))
+        .order_by(InformationRequest.answered_at.is_not(None), InformationRequest.id)
+        .limit(limit + 1)
+        .offset(offset)
+    ).all()
+    rows = [dict(zip(QUESTION_COLUMNS, row, strict=True)) for row in found[:limit]]
+    return rows, len(found) > limit
+
+
+def answer_question(session: Session, request_id: int, now: datetime) -> bool:
+    """``mark_answered``, saying whether it changed anything (False: answered already)."""
+    row = session.get(InformationRequest, request_id)
+    if row is None:
+        raise NotFound("question")
+    if row.answered_at is not None:
+        return False
+    mark_answered(session, request_id, now)
+    return True
+
+
+# ---------------------------------------------------------------- the owner's rate tables
+# Thin doors for the back office (staff/rates_api.py): the rules are orders/rates.py's.
+
+
+@dataclass(frozen=True)
+class RateTables:
+    regions: list[rates.Region]
+    shipping_rates: list[rates.ShippingRateRow]
+    tax_rates: list[rates.TaxRateRow]
+    discount_codes: list[rates.DiscountCodeRow]
+    # The countries a region or a tax rate may name: those the address book can check.
+    countries: list[str]
+
+
+def rate_tables(session: Session) -> RateTables:
+    return RateTables(
+        rates.list_regions(session),
+        rates.list_shipping_rates(session),
+        rates.list_tax_rates(session),
+        rates.list_discount_codes(session),
+        sorted(accounts.shipping_countries()),
+    )
+
+
+def save_shipping_region(
+    session: Session, code: str, countries: list[str], editor: RateEditor, now: datetime
+) -> rates.Region:
+    return rates.save_region(session, code, countries, editor, now)
+
+
+def delete_shipping_region(session: Session, code: str, editor: RateEditor, now: datetime) -> None:
+    rates.delete_region(session, code, editor, now)
+
+
+def save_shipping_rate(
+    session: Session,
+    settings: Settings,
+    rate_id: int | None,
+    data: ShippingRateInput,
+    editor: RateEditor,
+    now: datetime,
+) -> rates.ShippingRateRow:
+    return rates.save_shipping_rate(session, settings.currency, rate_id, data, editor, now)
+
+
+def delete_shipping_rate(session: Session, rate_id: int, editor: RateEditor, now: datetime) -> None:
+    rates.delete_shipping_rate(session, rate_id, editor, now)
+
+
+def save_tax_rate(
+    session: Session, rate_id: int | None, data: TaxRateInput, editor: RateEditor, now: datetime
+) -> rates.TaxRateRow:
+    return rates.save_tax_rate(session, rate_id, data, editor, now)
+
+
+def delete_tax_rate(session: Session, rate_id: int, editor: RateEditor, now: datetime) -> None:
+    rates.delete_tax_rate(session, rate_id, editor, now)
+
+
+def save_discount_code(
+    session: Session,
+    settings: Settings,
+    code_id: int | None,
+    data: DiscountCodeInput,
+    editor: RateEditor,
+    now: datetime,
+) -> rates.DiscountCodeRow:
+    return rates.save_discount_code(session, settings.currency, code_id, data, editor, now)
+
+
+def delete_discount_code(session: Session, code_id: int, editor: RateEditor, now: datetime) -> None:
+    rates.delete_discount_code(session, code_id, editor, now)

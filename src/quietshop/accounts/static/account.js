@@ -45,12 +45,14 @@ async function load() {
   }
   show("loading");
   try {
-    const [profile, addresses] = await Promise.all([
+    const [profile, addresses, accesses] = await Promise.all([
       call("GET", "/api/v1/account"),
       call("GET", "/api/v1/account/addresses"),
+      call("GET", "/api/v1/account/staff-access"),
     ]);
     showProfile(profile);
     book.show(addresses);
+    showStaffAccess(accesses);
     show("account");
   } catch (error) {
     if (!error.signInShown) show("none", error.message);
@@ -231,6 +233,42 @@ $("[data-address-cancel]").addEventListener("click", () => {
   book.reset();
   clearErrors(addressForm);
 });
+
+// ---------------------------------------------------------------- who at the shop looked
+
+// From the audit chain: when, the role, what and why; the API never says who.
+function showStaffAccess(accesses) {
+  const rows = accesses.map((access) => {
+    const row = document.createElement("tr");
+    const time = document.createElement("time");
+    time.dateTime = access.at;
+    time.textContent = when(access.at);
+    const what = `${access.action_label} ${access.data_label}`;
+    row.append(
+      cell(time),
+      cell(access.role_label),
+      cell(what.charAt(0).toUpperCase() + what.slice(1)),
+      cell(access.purpose || "No reason given"),
+    );
+    return row;
+  });
+  $("[data-staff-access-rows]").replaceChildren(...rows);
+  $("[data-staff-access]").hidden = rows.length === 0;
+  $("[data-no-staff-access]").hidden = rows.length > 0;
+}
+
+function cell(content) {
+  const element = document.createElement("td");
+  element.append(content); // a string is added as text, never as markup
+  return element;
+}
+
+/** An ISO time as a date and time in the reader's own locale and zone. */
+function when(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeStyle: "short" }).format(date);
+}
 
 // ---------------------------------------------------------------- password, data, leaving
 

@@ -1,0 +1,397 @@
+"""The bulk upsert behind the CSV import (csv_io.py) and the demo loader (demo.py).
+
+It follows the rules of the single edits (admin.py's checks, ``service._validate_draft``)
+and records the same changes, but builds no ORM object per row: existing rows are read in
+chunks as plain tuples by statements built once, new ones inserted with one executemany,
+changed ones updated by primary key in one executemany, and only what differs is written,
+so importing the same file twice changes nothing the second time and records no change.
+Full-text search stays current: on SQLite the new rows are indexed in one statement
+(``search.insert_indexed``), and updates go through the index's update trigger;
+PostgreSQL's GIN index is over an expression of the columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy.orm import Session
+
+from quietshop.catalog import admin, search
+from quietshop.catalog.models import Category, Product, ProductVariant
+from quietshop.catalog.service import EVERYTHING, ProductDraft, VariantDraft, _Change, _record
+from quietshop.errors import InvalidInput
+
+# Above this many changed products one call records one whole-catalog change: every
+# process drops its pages once, rather than reading hundreds of product changes.
+MANY_CHANGES = 500
+
+# What an upsert compares and writes, in this order; a product's slug, picture and
+# creation time are never changed by it (a catalog file does not hold them).
+PRODUCT_FIELDS = (
+    "name", "brand", "description", "category_id", "price_cents", "was_price_cents",
+    "currency", "stock", "variant_count", "weight_grams", "warranty_months",
+    "warranty_terms", "active", "search_text",
+)  # fmt: skip
+VARIANT_FIELDS = (
+    "label", "options", "price_cents", "was_price_cents", "stock", "weight_grams", "position",
+)  # fmt: skip
+
+# Built once (building a statement costs more than running it on SQLite: queries.py).
+_PRODUCTS = select(
+    Product.sku, Product.id, *(getattr(Product, name) for name in PRODUCT_FIELDS)
+).where(Product.sku.in_(bindparam("skus", expanding=True)))
+_VARIANTS = select(
+    ProductVariant.product_id,
+    ProductVariant.sku,
+    ProductVariant.id,
+    *(getattr(ProductVariant, name) for name in VARIANT_FIELDS),
+).where(ProductVariant.product_id.in_(bindparam("ids", expanding=True)))
+_OWNERS = (
+    select(ProductVariant.sku, Product.sku)
+    .join(Product, Product.id == ProductVariant.product_id)
+    .where(ProductVariant.sku.in_(bindparam("skus", expanding=True)))
+)
+_SLUGS = select(Product.slug).where(Product.slug.in_(bindparam("slugs", expanding=True)))
+_CATEGORIES = select(Category.id, Category.slug, Category.name, Category.parent_id)
+_DELETE_VARIANTS = delete(ProductVariant).where(
+    ProductVariant.id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_VARIANTS = insert(ProductVariant)
+_IDS = select(Product.sku, Product.id).where(Product.sku.in_(bindparam("skus", expanding=True)))
+
+
+class _DriverInsert:
+    """An INSERT of many rows (tuples, in ``columns`` order) handed to the driver's own
+    executemany, each value through its column type's bind processing, as SQLAlchemy
+    would: its per-row work for the same statement cost more than the database's own
+    (bench/catalog_import.py). Other paramstyles than ? and %s go through SQLAlchemy."""
+
+    def __init__(self, table: Any, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+
+    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        dialect = connection.dialect
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        if mark is None:
+            connection.execute(
+                insert(self.table), [dict(zip(self.columns, row, strict=True)) for row in rows]
+            )
+            return
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(map(quote, self.columns))
+        marks = ", ".join([mark] * len(self.columns))
+        # Our own table's and columns' names, quoted; every value goes as a parameter.
+        sql = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES ({marks})"  # noqa: S608
+        processors = [
+            self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.columns
+        ]
+        convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+        bound = []
+        for row in rows:
+            values = list(row)
+            for index, processor in convert:
+                values[index] = processor(values[index])
+            bound.append(tuple(values))
+        connection.exec_driver_sql(sql, bound)
+
+
+_NEW_PRODUCTS = _DriverInsert(
+    Product.__table__, ("sku", "slug", "image_file", "image_alt", "created_at", *PRODUCT_FIELDS)
+)
+_NEW_VARIANTS = _DriverInsert(ProductVariant.__table__, ("product_id", "sku", *VARIANT_FIELDS))
+
+
+@dataclass(frozen=True)
+class CategoryFacts:
+    id: int
+    name: str
+    parent_name: str  # what a product's search text names beside its category
+
+
+def category_index(session: Session) -> dict[str, CategoryFacts]:
+    """Every category by slug, with what a product's row needs of it."""
+    found = session.connection().execute(_CATEGORIES).all()
+    names = {row[0]: row[2] for row in found}
+    return {
+        slug: CategoryFacts(category_id, name, names.get(parent_id, "") if parent_id else "")
+        for category_id, slug, name, parent_id in found
+    }
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class _Stored:
+    id: int
+    values: tuple[Any, ...]  # PRODUCT_FIELDS
+    variants: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+
+
+def _product_values(draft: ProductDraft, category: CategoryFacts) -> tuple[Any, ...]:
+    summary = admin.summary_values(draft.variants)
+    text = admin.search_text(
+        draft.sku,
+        category.name,
+        category.parent_name,
+        draft.description,
+        ((v.sku, v.label) for v in draft.variants),
+    )
+    return (
+        draft.name,
+        draft.brand,
+        draft.description,
+        category.id,
+        summary["price_cents"],
+        summary["was_price_cents"],
+        draft.currency,
+        summary["stock"],
+        summary["variant_count"],
+        summary["weight_grams"],
+        draft.warranty_months,
+        draft.warranty_terms,
+        draft.active,
+        text,
+    )  # fmt: skip
+
+
+def _variant_values(variant: VariantDraft, position: int) -> tuple[Any, ...]:
+    # In VARIANT_FIELDS' order.
+    return (
+        variant.label,
+        dict(variant.options),
+        variant.price_cents,
+        variant.was_price_cents,
+        variant.stock,
+        variant.weight_grams,
+        position,
+    )  # fmt: skip
+
+
+def _columns(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(names, values, strict=True))
+
+
+def variant_owners(session: Session, variant_skus: Sequence[str]) -> dict[str, str]:
+    """Which product holds each of these variant SKUs (those that exist)."""
+    connection = session.connection()
+    owners: dict[str, str] = {}
+    for chunk in admin.chunks(variant_skus):
+        owners.update(connection.execute(_OWNERS, {"skus": list(chunk)}).all())
+    return owners
+
+
+def _refuse_repeats(drafts: Sequence[ProductDraft]) -> None:
+    products: set[str] = set()
+    variants: set[str] = set()
+    for draft in drafts:
+        if draft.sku in products:
+            raise InvalidInput("sku", f"product SKU {draft.sku!r} comes twice")
+        products.add(draft.sku)
+        for variant in draft.variants:
+            if variant.sku in variants:
+                raise InvalidInput("variants", f"variant SKU {variant.sku!r} comes twice")
+            variants.add(variant.sku)
+
+
+def _refuse_variants_of_others(session: Session, drafts: Sequence[ProductDraft]) -> None:
+    product_of = {v.sku: d.sku for d in drafts for v in d.variants}
+    for variant_sku, owner in variant_owners(session, list(product_of)).items():
+        if owner != product_of[variant_sku]:
+            raise InvalidInput("variants", f"variant SKU {variant_sku!r} is product {owner!r}'s")
+
+
+def upsert_products(
+    session: Session,
+    drafts: Sequence[ProductDraft],
+    now: datetime,
+    *,
+    categories: Mapping[str, CategoryFacts] | None = None,
+    checked: bool = False,
+) -> UpsertCounts:
+    """Create the drafts' products that do not exist and update those that do (by SKU),
+    each with exactly the draft's variants, in the caller's transaction: a few statements
+    per call, whatever its size (callers pass a few hundred drafts at a time).
+
+    ``checked``: the drafts passed ``admin.checked_draft`` and hold no variant SKU of
+    another product already (the CSV import checks each row and each batch first). An
+    update keeps the product's slug, picture and creation time. Raises InvalidInput,
+    before writing anything, for a repeated SKU, an unknown category or a variant SKU
+    that another product holds."""
+    counts = UpsertCounts()
+    if not drafts:
+        return counts
+    session.flush()  # pending ORM changes first: what follows reads and writes by statement
+    index = categories if categories is not None else category_index(session)
+    if not checked:
+        drafts = [admin.checked_draft(draft) for draft in drafts]
+        _refuse_variants_of_others(session, drafts)
+    _refuse_repeats(drafts)
+    for draft in drafts:
+        if draft.category_slug not in index:
+            raise InvalidInput("category_slug", f"no category {draft.category_slug[:80]!r}")
+    existing = _existing_products(session, [draft.sku for draft in drafts])
+    new = [draft for draft in drafts if draft.sku not in existing]
+    _insert_products(session, new, index, now)
+    changes = _update_products(session, [d for d in drafts if d.sku in existing], existing, index)
+    counts.created, counts.updated = len(new), len(changes)
+    counts.unchanged = len(drafts) - counts.created - counts.updated
+    if new or len(changes) > MANY_CHANGES or any(change.everything for change in changes):
+        _record(session, [EVERYTHING])  # new products: listings, search and its vocabulary
+    else:
+        _record(session, changes)
+    return counts
+
+
+def _existing_products(session: Session, skus: Sequence[str]) -> dict[str, _Stored]:
+    """The stored fields of the products among ``skus``, with their variants by SKU."""
+    connection = session.connection()
+    found: dict[str, _Stored] = {}
+    for chunk in admin.chunks(skus):
+        for row in connection.execute(_PRODUCTS, {"skus": list(chunk)}):
+            found[row[0]] = _Stored(row[1], tuple(row[2:]))
+    by_id = {stored.id: stored for stored in found.values()}
+    for chunk in admin.chunks(list(by_id)):
+        for row in connection.execute(_VARIANTS, {"ids": list(chunk)}):
+            by_id[row[0]].variants[row[1]] = (row[2], tuple(row[3:]))
+    return found
+
+
+def _free_slugs(session: Session, drafts: Sequence[ProductDraft]) -> dict[str, str]:
+    """A slug for each new product: its own, or one made from its name and SKU; where that
+    is taken (or wanted twice), the same with a digest of the SKU."""
+    first = {d.sku: d.slug or admin.slug_for(d.name, d.sku) for d in drafts}
+    connection = session.connection()
+
+    def taken(slugs: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in admin.chunks(slugs):
+            found.update(connection.execute(_SLUGS, {"slugs": list(chunk)}).scalars())
+        return found
+
+    used = taken(sorted(set(first.values())))
+    slugs: dict[str, str] = {}
+    wanted: set[str] = set()
+    for sku, slug in first.items():
+        slugs[sku] = admin.fallback_slug(slug, sku) if slug in used or slug in wanted else slug
+        wanted.add(slugs[sku])
+    fallbacks = [slug for sku, slug in slugs.items() if slug != first[sku]]
+    if fallbacks and taken(fallbacks):
+        raise InvalidInput("slug", "no free address for a product: change its name")
+    return slugs
+
+
+def _insert_products(
+    session: Session,
+    drafts: Sequence[ProductDraft],
+    index: Mapping[str, CategoryFacts],
+    now: datetime,
+) -> None:
+    if not drafts:
+        return
+    slugs = _free_slugs(session, drafts)
+    rows = [
+        (
+            draft.sku,
+            slugs[draft.sku],
+            draft.image_file,
+            draft.image_alt,
+            draft.created_at or now,
+            *_product_values(draft, index[draft.category_slug]),
+        )
+        for draft in drafts
+    ]
+    connection = session.connection()
+    ids: dict[str, int] = {}
+
+    def insert_rows() -> list[int]:
+        _NEW_PRODUCTS.run(connection, rows)
+        for chunk in admin.chunks([draft.sku for draft in drafts]):
+            ids.update(connection.execute(_IDS, {"skus": list(chunk)}).all())
+        return list(ids.values())
+
+    search.insert_indexed(connection, insert_rows)
+    _NEW_VARIANTS.run(
+        connection,
+        [
+            (ids[draft.sku], variant.sku, *_variant_values(variant, position))
+            for draft in drafts
+            for position, variant in enumerate(draft.variants)
+        ],
+    )
+
+
+def _update_products(
+    session: Session,
+    drafts: Sequence[ProductDraft],
+    existing: Mapping[str, _Stored],
+    index: Mapping[str, CategoryFacts],
+) -> list[_Change]:
+    """Write what differs; one change per product that changed, saying what it shows on."""
+    changes: list[_Change] = []
+    product_rows: list[dict[str, Any]] = []
+    edits = _VariantEdits()
+    for draft in drafts:
+        stored = existing[draft.sku]
+        values = _product_values(draft, index[draft.category_slug])
+        changed = [
+            name
+            for name, before, after in zip(PRODUCT_FIELDS, stored.values, values, strict=True)
+            if before != after
+        ]
+        variants_changed = edits.diff(draft, stored)
+        if changed:
+            product_rows.append({"id": stored.id, **_columns(PRODUCT_FIELDS, values)})
+        if changed or variants_changed:
+            stock = PRODUCT_FIELDS.index("stock")
+            changes.append(
+                admin.product_change(draft.sku, changed, (stored.values[stock], values[stock]))
+            )
+    connection = session.connection()
+    for chunk in admin.chunks(edits.gone):
+        connection.execute(_DELETE_VARIANTS, {"ids": list(chunk)})
+    admin.update_by_id(session, ProductVariant.__table__, edits.updates)
+    if edits.inserts:
+        connection.execute(_INSERT_VARIANTS, edits.inserts)
+    admin.update_by_id(session, Product.__table__, product_rows)
+    return changes
+
+
+@dataclass
+class _VariantEdits:
+    """What makes the stored variants the drafts' (collected for one executemany each)."""
+
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
+
+    def diff(self, draft: ProductDraft, stored: _Stored) -> bool:
+        """Collect what changes this product's variants; whether anything does."""
+        wanted = {variant.sku for variant in draft.variants}
+        removed = [row_id for sku, (row_id, _) in stored.variants.items() if sku not in wanted]
+        self.gone.extend(removed)
+        changed = bool(removed)
+        for position, variant in enumerate(draft.variants):
+            values = _variant_values(variant, position)
+            row = stored.variants.get(variant.sku)
+            if row is not None and row[1] == values:
+                continue
+            columns = _columns(VARIANT_FIELDS, values)
+            if row is None:
+                self.inserts.append({"product_id": stored.id, "sku": variant.sku, **columns})
+            else:
+                self.updates.append({"id": row[0], **columns})
+            changed = True
+        return changed

@@ -1,0 +1,128 @@
+"""What `serve` does for staff accounts on its own: disable every account unused for 90
+days (P7), once a day. Sign-in refuses such an account anyway (``signin``); this makes the
+owner's list and access review say so too, and ends the account's sessions.
+
+It also reminds staff of the policies at each calendar quarter's start and finishes a
+customer notice of a new privacy policy that a crash interrupted (staff/policies.py).
+The jobs are a list, each with how often it is due, so another staff job joins without
+another thread. Each is one transaction doing only what is
+due, so two nodes running it at once do nothing twice that matters. The round reads the
+injectable clock, so a test moves time instead of waiting; the thread only wakes every
+few minutes to ask whether anything is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from quietshop.clock import Clock, system_clock
+from quietshop.db import transaction
+from quietshop.settings import Settings
+from quietshop.staff import policies, service
+
+log = logging.getLogger("quietshop.staff")
+
+Sessions = sessionmaker[Session]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # what the log line counts: "accounts disabled for disuse"
+    every: timedelta
+    run: Callable[[Sessions, Settings, Clock], int]  # how many things it did
+
+
+def disable_unused_accounts(sessions: Sessions, settings: Settings, clock: Clock) -> int:
+    """Disable the accounts unused for 90 days now; how many."""
+    with transaction(sessions) as session:
+        return service.disable_unused(session, clock())
+
+
+def remind_of_policies(sessions: Sessions, settings: Settings, clock: Clock) -> int:
+    """At a calendar quarter's start, remind every staff member of the policies (P7)."""
+    with transaction(sessions) as session:
+        return policies.remind_for_quarter(session, settings, clock())
+
+
+def resume_policy_notices(sessions: Sessions, settings: Settings, clock: Clock) -> int:
+    """Queue what is left of a customer privacy-policy notice a crash interrupted."""
+    return policies.queue_customer_notices(sessions, settings, clock)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("accounts disabled for disuse", timedelta(days=1), disable_unused_accounts),
+    # Hourly: the quarter's reminder goes out within an hour of the quarter's start.
+    Job("quarterly policy reminders queued", timedelta(hours=1), remind_of_policies),
+    Job("policy-change notices queued", timedelta(minutes=15), resume_policy_notices),
+)
+
+
+@dataclass
+class Schedule:
+    """When each job last ran in this process; a job never run is due at once."""
+
+    jobs: Sequence[Job] = JOBS
+    last_run: dict[str, datetime] = field(default_factory=dict)
+
+    def due(self, now: datetime) -> list[Job]:
+        return [
+            job
+            for job in self.jobs
+            if job.name not in self.last_run or now - self.last_run[job.name] >= job.every
+        ]
+
+
+def run_due(
+    sessions: Sessions, settings: Settings, schedule: Schedule, clock: Clock
+) -> dict[str, int]:
+    """Run every job that is due (each in its own transaction); what each did, by name.
+    A job that fails is logged and tried again at the next round."""
+    done: dict[str, int] = {}
+    for job in schedule.due(clock()):
+        now = clock()
+        try:
+            done[job.name] = job.run(sessions, settings, clock)
+        except Exception:  # a database hiccup: the job stays due
+            log.exception("staff housekeeping job failed: %s", job.name)
+            continue
+        schedule.last_run[job.name] = now
+    return done
+
+
+@dataclass
+class StaffHousekeeping:
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+def start_staff_housekeeping(
+    sessions: Sessions,
+    settings: Settings,
+    *,
+    wake_seconds: float = 300.0,
+    clock: Clock = system_clock,
+    jobs: Sequence[Job] = JOBS,
+) -> StaffHousekeeping:
+    schedule = Schedule(jobs)
+    stop_event = threading.Event()
+
+    def run() -> None:
+        while not stop_event.is_set():
+            for name, count in run_due(sessions, settings, schedule, clock).items():
+                if count:
+                    log.info("staff housekeeping: %s %d", name, count)
+            stop_event.wait(wake_seconds)
+
+    thread = threading.Thread(target=run, name="quietshop-staff-housekeeping", daemon=True)
+    thread.start()
+    return StaffHousekeeping(thread, stop_event)
