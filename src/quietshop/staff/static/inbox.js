@@ -7,7 +7,7 @@
 // this page (the API cuts them out); every value goes in with textContent.
 
 import { say } from "/static/js/forms.js";
-import { checkPolicies } from "./policies.js";
+import { acknowledged, checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch } from "./staff-api.js";
 
@@ -313,8 +313,10 @@ async function start() {
     if (entry && allowed(screen) && screen !== "captured") entry.hidden = false;
   }
   if (allowed("captured")) {
-    // Asked past the last page, so that the probe shows (and records) no one's mail.
-    staffFetch(`${API}/captured-mail?limit=1&offset=${PROBE_OFFSET}`)
+    // Asked past the last page, so that the probe shows (and records) no one's mail; and
+    // only once the policies are acknowledged, as the server refuses it until then.
+    acknowledged
+      .then(() => staffFetch(`${API}/captured-mail?limit=1&offset=${PROBE_OFFSET}`))
       .then(() => {
         const entry = document.querySelector('[data-nav="captured"]');
         if (entry) entry.hidden = false;

@@ -36,9 +36,19 @@ function renderBody(container, text) {
   }
 }
 
+let markAcknowledged;
+/** Resolves once nothing is pending (at once for someone who has nothing to read): a screen
+ * that asks the server something on start waits for it instead of meeting 403. */
+export const acknowledged = new Promise((resolve) => {
+  markAcknowledged = resolve;
+});
+
 function setPending(pending) {
   if (pending) document.body.dataset.policiesPending = "";
-  else delete document.body.dataset.policiesPending;
+  else {
+    delete document.body.dataset.policiesPending;
+    markAcknowledged();
+  }
   byId("[data-policy-gate]").hidden = !pending;
 }
 
