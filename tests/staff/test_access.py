@@ -290,3 +290,9 @@ def test_sources_are_cut_like_columns_and_read_like_them(
     assert shown == {"ship_to", "lines.name"}
     [entry] = audit_entries(db, action="read")
     assert entry.fields == ("orders.ship_city", "orders.ship_name")
+
+
+def test_a_list_reads_subject_names_its_own_kind_of_record() -> None:
+    assert access._subjects(["question:4", "question:7"]) == "questions:4,7"
+    assert access._subjects(["order:3", "order:9"]) == "orders:3,9"
+    assert access._subjects(["order:3", "mail:5"]) == "order:3,mail:5"

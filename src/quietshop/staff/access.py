@@ -232,11 +232,18 @@ def read(
 
 
 def _subjects(subjects: list[str]) -> str:
-    """ "order:3" for one; "orders:3,9,12" for several, cut to the chain's limit."""
+    """ "order:3" for one; "orders:3,9,12" for several of one kind (any kind: "question:4"
+    and "question:7" make "questions:4,7"), the whole subjects joined when kinds differ;
+    cut to the chain's limit."""
     if len(subjects) == 1:
         return subjects[0]
-    ids = [subject.partition(":")[2] or subject for subject in subjects]
-    text = "orders:" + ",".join(ids)
+    kinds = {subject.partition(":")[0] for subject in subjects}
+    if len(kinds) == 1 and all(":" in subject for subject in subjects):
+        ids = [subject.partition(":")[2] for subject in subjects]
+        text = f"{kinds.pop()}s:" + ",".join(ids)
+    else:
+        ids = list(subjects)
+        text = ",".join(ids)
     if len(text) <= audit.MAX_SUBJECT:
         return text
     more = f",+{len(ids)}"

@@ -12,6 +12,7 @@ import { groupedNumber, onSubmit, say } from "/static/js/forms.js";
 import { checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch } from "./staff-api.js";
+import { cell, link } from "./dom.js";
 
 const API = "/api/v1/staff/customers";
 // As the need-to-know table grants look_up_customer and edit_contact (the server decides;
@@ -65,21 +66,6 @@ function shown(row, name) {
   }
   if (name.endsWith("_at")) return dateTime.format(new Date(value));
   return String(value);
-}
-
-function cell(row, text, tag = "td") {
-  const element = document.createElement(tag);
-  if (tag === "th") element.scope = "col";
-  element.textContent = text;
-  row.append(element);
-  return element;
-}
-
-function link(href, text) {
-  const element = document.createElement("a");
-  element.href = href;
-  element.textContent = text;
-  return element;
 }
 
 /** An answer of 403 policies_pending brings the policy gate back; say so and stop. */

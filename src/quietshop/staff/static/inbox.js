@@ -10,6 +10,7 @@ import { say } from "/static/js/forms.js";
 import { acknowledged, checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch } from "./staff-api.js";
+import { cell, link } from "./dom.js";
 
 const API = "/api/v1/staff";
 // As the need-to-know table grants answer_questions, read_outbox and read_captured_mail
@@ -55,21 +56,6 @@ function shown(row, name) {
   if (value === null || value === "") return "—";
   if (name.endsWith("_at")) return dateTime.format(new Date(value));
   return String(value);
-}
-
-function cell(row, text, tag = "td") {
-  const element = document.createElement(tag);
-  if (tag === "th") element.scope = "col";
-  element.textContent = text;
-  row.append(element);
-  return element;
-}
-
-function link(href, text) {
-  const element = document.createElement("a");
-  element.href = href;
-  element.textContent = text;
-  return element;
 }
 
 function facts(list, row, names) {

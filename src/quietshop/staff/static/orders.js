@@ -11,6 +11,7 @@ import { onSubmit, say } from "/static/js/forms.js";
 import { checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch } from "./staff-api.js";
+import { cell } from "./dom.js";
 
 const API = "/api/v1/staff/orders";
 // As the need-to-know table grants view_order_queue (the server decides; this only shows
@@ -92,14 +93,6 @@ function shown(row, name) {
   if (name.endsWith("_at")) return dateTime.format(new Date(value));
   if (name === "status") return statusLabels[value] ?? value;
   return String(value);
-}
-
-function cell(row, text, tag = "td") {
-  const element = document.createElement(tag);
-  if (tag === "th") element.scope = "col";
-  element.textContent = text;
-  row.append(element);
-  return element;
 }
 
 /** An answer of 403 policies_pending brings the policy gate back; say so and stop. */
