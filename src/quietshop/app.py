@@ -44,9 +44,14 @@ from quietshop.orders.service import Collaborators
 from quietshop.privacy import routes as privacy_routes
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.settings import Settings, load_settings
+from quietshop.staff import audit_api as staff_audit_api
 from quietshop.staff import catalog_api as staff_catalog_api
 from quietshop.staff import customers_api as staff_customers_api
+from quietshop.staff import dashboard_api as staff_dashboard_api
+from quietshop.staff import disclosure_api as staff_disclosure_api
+from quietshop.staff import disclosures as staff_disclosures
 from quietshop.staff import inbox_api as staff_inbox_api
+from quietshop.staff import mailings_api as staff_mailings_api
 from quietshop.staff import orders_api as staff_orders_api
 from quietshop.staff import owner_api as staff_owner_api
 from quietshop.staff import passkeys_api as staff_passkeys_api
@@ -83,6 +88,10 @@ DOMAIN_SITES: tuple[DomainSite, ...] = (
     staff_catalog_api.SITE,
     staff_owner_api.SITE,
     staff_rates_api.SITE,
+    staff_audit_api.SITE,
+    staff_disclosure_api.SITE,
+    staff_mailings_api.SITE,
+    staff_dashboard_api.SITE,
 )
 
 
@@ -93,6 +102,7 @@ def personal_data_registry() -> PersonalDataRegistry:
             *accounts_personal_data.ROWS,
             *mail_personal_data.ROWS,
             *orders_personal_data.ROWS,
+            *staff_disclosures.ROWS,
         ]
     )
 

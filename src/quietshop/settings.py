@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     staff_session_hours: float = Field(12, gt=0, le=12)
     # An enrolment link (`quietshop staff add`) works this long.
     staff_enrolment_hours: float = Field(72, gt=0, le=24 * 14)
+    # An audit entry committed and still not sealed after this long fails `quietshop audit
+    # verify`: `serve` seals within seconds, so the sealer is down or the entry held back.
+    audit_unsealed_limit_minutes: float = Field(5, gt=0, le=24 * 60)
     # A product picture uploaded in the back office may be this large (PNG, JPEG or WebP;
     # catalog/images.py); the route's body limit, 32 MiB, is the ceiling.
     catalog_image_max_bytes: int = Field(5 * 1024 * 1024, ge=64 * 1024, le=32 * 1024 * 1024)

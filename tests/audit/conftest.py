@@ -1,14 +1,18 @@
-"""Entries for the audit tests: a typical staff read, varied by keyword."""
+"""Entries for the audit tests: a typical staff read, varied by keyword; sealing inside the
+test's rolled-back transaction; tampering by plain SQL."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.audit import service as audit
 from quietshop.audit.service import AuditEvent
+from tests.clock import T0
 
 READ = AuditEvent(
     action="read",
@@ -25,6 +29,15 @@ READ = AuditEvent(
 
 def event(**changes: Any) -> AuditEvent:
     return replace(READ, **changes)
+
+
+def seal_all(db: Session, now: datetime = T0, **options: Any) -> audit.SealRun:
+    """Run the sealer in the test's own connection (its commits become savepoints of the
+    test's transaction, rolled back with it)."""
+    sessions = sessionmaker(bind=db.connection(), join_transaction_mode="create_savepoint")
+    run = audit.seal(sessions, now, **options)
+    db.expire_all()
+    return run
 
 
 def raw(session: Session | Connection, sql: str, **params: Any) -> None:

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from quietshop.audit import service as audit
 from quietshop.audit.service import AuditFilter
 from quietshop.errors import InvalidInput
-from tests.audit.conftest import event
+from tests.audit.conftest import event, seal_all
 from tests.clock import T0
 
 
-def _log(db: Session) -> None:
-    """Eight entries, one a minute from T0."""
+def _log(db: Session) -> int:
+    """Eight entries, one a minute from T0; what to add to 1..8 to get their ids (on
+    PostgreSQL the identity goes on counting across rolled-back tests)."""
     entries = [
         event(staff_id=1, role="customer_service", customer_id=12, subject="customer:12"),
         event(staff_id=2, role="billing", customer_id=12, subject="order:7", action="card_reveal",
@@ -35,12 +36,14 @@ def _log(db: Session) -> None:
         event(staff_id=2, role="billing", customer_id=12, subject="order:7", action="change",
               data_kinds=("payment",), fields=("orders.status",), reason="Payment verified"),
     ]  # fmt: skip
-    for minute, entry in enumerate(entries):
-        audit.append(db, entry, T0 + timedelta(minutes=minute))
+    ids = [audit.append(db, entry, T0 + timedelta(minutes=m)) for m, entry in enumerate(entries)]
+    assert ids == list(range(ids[0], ids[0] + 8))
+    return ids[0] - 1
 
 
-def _ids(found: list[audit.AuditEntryOut]) -> list[int]:
-    return [entry.id for entry in found]
+def _ids(found: list[audit.AuditEntryOut], offset: int) -> list[int]:
+    """The entries' places in _log (1..8)."""
+    return [entry.id - offset for entry in found]
 
 
 @pytest.mark.parametrize(
@@ -62,17 +65,19 @@ def _ids(found: list[audit.AuditEntryOut]) -> list[int]:
 def test_entries_match_every_filter_given_newest_first(
     db: Session, filters: AuditFilter, ids: list[int]
 ) -> None:
-    _log(db)
-    assert _ids(audit.entries(db, filters, 50)) == ids
+    offset = _log(db)
+    assert _ids(audit.entries(db, filters, 50), offset) == ids
 
 
 def test_pages_follow_each_other_by_the_last_id_seen(db: Session) -> None:
-    _log(db)
+    offset = _log(db)
     first = audit.entries(db, AuditFilter(), 3)
     second = audit.entries(db, AuditFilter(), 3, after_id=first[-1].id)
     third = audit.entries(db, AuditFilter(), 3, after_id=second[-1].id)
-    assert (_ids(first), _ids(second), _ids(third)) == ([8, 7, 6], [5, 4, 3], [2, 1])
-    assert audit.entries(db, AuditFilter(), 3, after_id=1) == []
+    assert [_ids(page, offset) for page in (first, second, third)] == [
+        [8, 7, 6], [5, 4, 3], [2, 1],
+    ]  # fmt: skip
+    assert audit.entries(db, AuditFilter(), 3, after_id=offset + 1) == []
 
 
 def test_an_entry_reads_back_whole(db: Session) -> None:
@@ -84,7 +89,16 @@ def test_an_entry_reads_back_whole(db: Session) -> None:
     assert (reveal.data_kinds, reveal.fields, reveal.reason) == (
         ("payment",), ("payment_cards.number",), "Terminal down",
     )  # fmt: skip
-    assert reveal.at == T0 + timedelta(minutes=1) and len(reveal.hash) == 64
+    assert reveal.at == T0 + timedelta(minutes=1)
+    # Not sealed yet: no hashes, no seq. Sealed: its seal's, the shape unchanged.
+    assert (reveal.seq, reveal.prev_hash, reveal.hash) == (None, "", "")
+    seal_all(db)
+    (sealed,) = audit.entries(db, AuditFilter(action="card_reveal"), 1)
+    assert sealed.seq == 2 and sealed.prev_hash == audit.entries(db, AuditFilter(), 8)[-1].hash
+    assert (
+        len(sealed.hash) == 64
+        and dataclasses.replace(sealed, seq=None, prev_hash="", hash="") == reveal
+    )
 
 
 @pytest.mark.parametrize(

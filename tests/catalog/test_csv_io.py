@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from quietshop.catalog import bulk, csv_io, search, service
+from quietshop.catalog import bulk, csv_io, csv_rows, search, service
 from quietshop.catalog.csv_io import COLUMNS, CatalogFileRefused, ImportReport, RowError
 from quietshop.catalog.models import CatalogChange, Product, ProductVariant
 from quietshop.cli import app
@@ -467,7 +467,7 @@ class EndlessRows(io.RawIOBase):
 def test_a_million_rows_are_refused_at_the_row_limit_without_reading_them_all(
     db: Session, shop: SmallCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csv_io, "MAX_ROWS", 300)
+    monkeypatch.setattr(csv_rows, "MAX_ROWS", 300)
     stream = EndlessRows(1_000_000)
     with pytest.raises(CatalogFileRefused) as caught:
         csv_io.import_catalog(db, io.BufferedReader(stream), currency="USD", now=T0)
@@ -480,7 +480,7 @@ def test_a_million_rows_are_refused_at_the_row_limit_without_reading_them_all(
 def test_the_error_list_is_capped_but_every_error_counted(
     db: Session, shop: SmallCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csv_io, "MAX_REPORTED", 3)
+    monkeypatch.setattr(csv_rows, "MAX_REPORTED", 3)
     report = refused(db, csv_bytes(*(row(product_sku=f"N-{n}", price="-1") for n in range(5))))
     assert (len(report.errors), report.error_count) == (3, 5)
 
@@ -604,7 +604,7 @@ def test_the_search_index_stays_whole_when_a_bulk_insert_fails(
 def test_a_line_longer_than_any_row_ends_the_reading(
     db: Session, shop: SmallCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csv_io, "MAX_LINE_BYTES", 2_000)
+    monkeypatch.setattr(csv_rows, "MAX_LINE_BYTES", 2_000)
     data = csv_bytes(row(product_sku="OK-1"), row(product_sku="BIG-1", description="x" * 5_000))
     report = refused(db, data)
     assert report.unreadable and report.errors[-1] == RowError(

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -118,12 +119,22 @@ def _wait_for_tls(port: int, ca_file: Path, deadline: float) -> None:
     raise TimeoutError(f"the shop did not answer on port {port}")
 
 
-@pytest.fixture(scope="session")
-def running_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShop]:
+def _require_chromium() -> None:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         if os.environ.get("QUIETSHOP_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing (QUIETSHOP_REQUIRE_BROWSER=1)")
         pytest.skip(f"{CHROMIUM} is missing; browser tests skipped (apt-get install chromium)")
+
+
+@contextmanager
+def start_shop(
+    tmp_path_factory: pytest.TempPathFactory, *, manual: bool = False
+) -> Iterator[RunningShop]:
+    """`quietshop demo` on free ports. With ``manual``, the demo's data (catalog, rates,
+    staff) served by `quietshop serve` with the shop's own card terminal
+    (``payment_processor = "manual"``) and the demo's local mail server: the demo itself
+    always pays with its simulator, so no order would wait for billing there."""
+    _require_chromium()
     data_dir = tmp_path_factory.mktemp("shop") / "var"
     port = _free_port()
     env = {
@@ -136,13 +147,13 @@ def running_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSh
     for inherited in ("QUIETSHOP_DATABASE_URL", "QUIETSHOP_SECRET_KEY", "QUIETSHOP_DEMO"):
         env.pop(inherited, None)
     cli = [sys.executable, "-m", "quietshop.cli"]
-    server = subprocess.Popen(
-        [*cli, "demo", "--products", "80"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    quiet = subprocess.DEVNULL
+    if manual:
+        subprocess.run([*cli, "demo", "--products", "80", "--no-serve"], env=env, check=True,
+                       timeout=300, stdout=quiet, stderr=quiet)  # fmt: skip
+        env.update(QUIETSHOP_PAYMENT_PROCESSOR="manual", QUIETSHOP_LOCAL_SMTP="true")
+    command = [*cli, "serve"] if manual else [*cli, "demo", "--products", "80"]
+    server = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet, start_new_session=True)
     try:
         _wait_for_tls(port, data_dir / "tls" / "ca.pem", time.monotonic() + 90)
         yield RunningShop(base_url=f"https://localhost:{port}", data_dir=data_dir)
@@ -152,6 +163,12 @@ def running_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSh
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def running_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShop]:
+    with start_shop(tmp_path_factory) as shop:
+        yield shop
 
 
 @pytest.fixture(scope="module")

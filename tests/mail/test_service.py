@@ -242,7 +242,7 @@ def test_a_mailing_goes_to_those_opted_in_when_it_is_sent(
     assert [(m.recipient, m.purpose, m.reference) for m in rows] == [
         ("a@example.org", "mailing", f"mailing:{mailing.id}")
     ]
-    with pytest.raises(InvalidInput):
+    with pytest.raises(service.MailingAlreadySent):
         service.send_mailing(db, mail_settings, mailing.id, T0)  # never twice
 
 

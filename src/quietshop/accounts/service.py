@@ -572,6 +572,26 @@ def _open_row(session: Session, customer_id: int) -> Customer:
     return row
 
 
+def customer_id_for_any_number(session: Session, typed: str) -> int | None:
+    """The id behind a customer number, closed accounts too (their audit entries still
+    name them); None for a number never issued. The check digit is checked before any
+    query (P9): InvalidInput naming customer_number for text that is no customer number."""
+    number = parse_customer_number(typed)
+    if number is None:
+        raise InvalidInput("customer_number", "this is not a valid customer number")
+    return staff_desk.customer_ids(session, [number]).get(number)
+
+
+def export_for_disclosure(
+    session: Session, customer_id: int, registry: PersonalDataRegistry, now: datetime
+) -> dict[str, Any]:
+    """The document ``export_data`` gives the customer themselves, for a legal disclosure
+    of an open account (NotFound for a closed one: its personal data is erased)."""
+    row = _open_row(session, customer_id)
+    held = SignedInCustomer(row.id, row.customer_number, row.name, row.email)
+    return export_data(session, held, registry, now)
+
+
 def edit_contact(
     session: Session, customer_id: int, name: str | None, phone: str | None
 ) -> tuple[str, ...]:

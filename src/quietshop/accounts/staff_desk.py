@@ -108,11 +108,10 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def look_up(session: Session, typed: str, limit: int, offset: int = 0) -> Lookup:
-    """Open customers by their number (exact; the check digit is checked first), their
-    email address (exact, whatever its case; a guest's too) or their name (contains, at
-    least two characters), ordered by name. InvalidInput names ``q`` for text that is none
-    of these, ``limit`` and ``offset`` for a page out of bounds."""
+def lookup_statement(typed: str, limit: int, offset: int = 0) -> tuple[str, Any]:
+    """How ``typed`` is read (customer_number, email or name) and the page's statement,
+    one row more than ``limit`` (it says whether another page follows); InvalidInput as
+    ``look_up`` says."""
     _page(limit, offset)
     text = _clean_query(typed)
     statement = select(*_SELECTED).where(Customer.closed_at.is_(None))
@@ -130,9 +129,16 @@ def look_up(session: Session, typed: str, limit: int, offset: int = 0) -> Lookup
             raise InvalidInput("q", f"type at least {MIN_NAME_QUERY} characters of a name")
         by = "name"
         statement = statement.where(Customer.name.ilike(_like_pattern(text), escape="\\"))
-    found = session.execute(
-        statement.order_by(Customer.name, Customer.id).limit(limit + 1).offset(offset)
-    ).all()
+    return by, statement.order_by(Customer.name, Customer.id).limit(limit + 1).offset(offset)
+
+
+def look_up(session: Session, typed: str, limit: int, offset: int = 0) -> Lookup:
+    """Open customers by their number (exact; the check digit is checked first), their
+    email address (exact, whatever its case; a guest's too) or their name (contains, at
+    least two characters), ordered by name. InvalidInput names ``q`` for text that is none
+    of these, ``limit`` and ``offset`` for a page out of bounds."""
+    by, statement = lookup_statement(typed, limit, offset)
+    found = session.execute(statement).all()
     rows = [dict(zip(CUSTOMER_COLUMNS, row, strict=True)) for row in found[:limit]]
     return Lookup(by, rows, more=len(found) > limit)
 

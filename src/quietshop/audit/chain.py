@@ -1,11 +1,12 @@
-"""The canonical form of an audit entry and its hash: defined here, once.
+"""The canonical form of an audit entry and its link hash: defined here, once.
 
-An entry's ``hash`` is the hex SHA-256 of the UTF-8 bytes of one JSON array, in this
-order (everything stored except ``hash`` itself)::
+A seal's ``hash`` (``audit_seals``) is the hex SHA-256 of the UTF-8 bytes of one JSON
+array, in this order: the entry's stored values, then the hash of the seal before it::
 
     ["quietshop-audit/1", id, at, action, staff_id, role, subject, customer_id,
      data_kinds, fields, reason, origin, prev_hash]
 
+- ``id`` is the entry's id (``audit_seals.entry_id``), ``prev_hash`` the seal's;
 - ``at`` is the UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six digits);
 - ``staff_id`` and ``customer_id`` are integers or ``null``;
 - ``data_kinds`` and ``fields`` are arrays of strings (stored as JSON text in their columns,
@@ -15,12 +16,15 @@ order (everything stored except ``hash`` itself)::
 written as Python's ``json.dumps(array, ensure_ascii=True, separators=(",", ":"))`` writes
 it: no spaces, every non-ASCII character and control character escaped (``\\n``, ``\\u00e9``),
 so a newline or a quote in a reason cannot shift one value into the next. The first
-entry's ``prev_hash`` is ``GENESIS`` (64 zeros); each later one's is the hash of the entry
-before it, and ids run 1, 2, 3, ... without a gap. docs/deployment.md has a 20-line script
-that re-verifies a chain with nothing but this definition.
+seal's ``prev_hash`` is ``GENESIS`` (64 zeros); each later one's is the hash of the seal
+before it, and seals are numbered (``seq``) 1, 2, 3, ... without a gap. Entry ids are
+unique but need not come in order: the chain's order is the seal order. docs/deployment.md
+has a 20-line script that re-verifies a chain with nothing but this definition.
 
-The leading tag names the form's version: a later form would get a new tag, and entries
-written before it keep theirs.
+The form is the one entries were hashed with when each row held its own hashes (before
+migration 0014), so those entries, moved into seals, verify unchanged. The leading tag
+names the form's version: a later form would get a new tag, and entries written before it
+keep theirs.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ GENESIS = "0" * 64
 
 @dataclass(frozen=True, slots=True)
 class ChainRow:
-    """Every stored value of an entry but its hash, as the canonical form takes them."""
+    """An entry's stored values and its seal's ``prev_hash``, as the canonical form takes
+    them (``id`` is the entry's id)."""
 
     id: int
     at: datetime

@@ -12,12 +12,22 @@ PostgreSQL's GIN index is over an expression of the columns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    Connection,
+    TypeDecorator,
+    bindparam,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from quietshop.catalog import admin, search
@@ -50,18 +60,58 @@ _VARIANTS = select(
     ProductVariant.id,
     *(getattr(ProductVariant, name) for name in VARIANT_FIELDS),
 ).where(ProductVariant.product_id.in_(bindparam("ids", expanding=True)))
-_OWNERS = (
-    select(ProductVariant.sku, Product.sku)
-    .join(Product, Product.id == ProductVariant.product_id)
-    .where(ProductVariant.sku.in_(bindparam("skus", expanding=True)))
-)
-_SLUGS = select(Product.slug).where(Product.slug.in_(bindparam("slugs", expanding=True)))
 _CATEGORIES = select(Category.id, Category.slug, Category.name, Category.parent_id)
 _DELETE_VARIANTS = delete(ProductVariant).where(
     ProductVariant.id.in_(bindparam("ids", expanding=True))
 )
 _INSERT_VARIANTS = insert(ProductVariant)
-_IDS = select(Product.sku, Product.id).where(Product.sku.in_(bindparam("skus", expanding=True)))
+
+
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # the drivers' placeholders
+
+
+class _DriverLookup:
+    """A SELECT of plain text and number columns by a list of keys (``IN``), handed to
+    the driver: SQLAlchemy rebuilt an expanding IN of 500 keys on every run, which cost
+    more than SQLite's own index lookups (bench/catalog_import.py). The keys go as
+    parameters, 500 at a time; other paramstyles than ? and %s go through SQLAlchemy."""
+
+    def __init__(self, statement: Any, sql: str) -> None:
+        self.statement = statement  # the same query with an expanding "keys" parameter
+        self.sql = sql  # with {marks} where the keys' placeholders go
+
+    def rows(self, connection: Connection, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
+        mark = _MARKS.get(connection.dialect.paramstyle)
+        found: list[tuple[Any, ...]] = []
+        for chunk in admin.chunks(keys):
+            if mark is None:
+                result = connection.execute(self.statement, {"keys": list(chunk)})
+                found.extend(tuple(row) for row in result)
+                continue
+            marks = ", ".join([mark] * len(chunk))
+            # Our own statement; every key goes as a parameter.
+            cursor = connection.exec_driver_sql(self.sql.format(marks=marks), tuple(chunk))
+            found.extend(tuple(row) for row in cursor)
+        return found
+
+
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
+_OWNERS = _DriverLookup(
+    select(ProductVariant.sku, Product.sku)
+    .join(Product, Product.id == ProductVariant.product_id)
+    .where(ProductVariant.sku.in_(_KEYS)),
+    "SELECT product_variants.sku, products.sku FROM product_variants "
+    "JOIN products ON products.id = product_variants.product_id "
+    "WHERE product_variants.sku IN ({marks})",
+)
+_SLUGS = _DriverLookup(
+    select(Product.slug).where(Product.slug.in_(_KEYS)),
+    "SELECT slug FROM products WHERE slug IN ({marks})",
+)
+_IDS = _DriverLookup(
+    select(Product.sku, Product.id).where(Product.sku.in_(_KEYS)),
+    "SELECT sku, id FROM products WHERE sku IN ({marks})",
+)
 
 
 class _DriverInsert:
@@ -74,11 +124,17 @@ class _DriverInsert:
         self.table = table
         self.columns = tuple(columns)
 
+    def _costly(self, name: str) -> bool:
+        # JSON's and our own types' processing (UTC times) cost microseconds a value;
+        # the others' (a boolean to 0 or 1) less than remembering them would.
+        column_type = self.table.c[name].type
+        return isinstance(column_type, JSON | TypeDecorator)
+
     def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
         dialect = connection.dialect
-        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        mark = _MARKS.get(dialect.paramstyle)
         if mark is None:
             connection.execute(
                 insert(self.table), [dict(zip(self.columns, row, strict=True)) for row in rows]
@@ -93,7 +149,11 @@ class _DriverInsert:
             self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in self.columns
         ]
-        convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+        convert = [
+            (index, _once_per_value(processor) if self._costly(name) else processor)
+            for index, (name, processor) in enumerate(zip(self.columns, processors, strict=True))
+            if processor is not None
+        ]
         bound = []
         for row in rows:
             values = list(row)
@@ -103,10 +163,68 @@ class _DriverInsert:
         connection.exec_driver_sql(sql, bound)
 
 
+_NOT_YET = object()
+
+
+def _memo_key(value: Any) -> Any:
+    """A key equal only for values a bind processor turns into the same thing (the type
+    is part of it: True and 1 are equal in Python, not in JSON), or None for no key."""
+    if isinstance(value, dict):
+        key: Any = (tuple(value.items()), tuple(map(type, value.values())))
+    else:
+        key = (type(value), value)
+    try:
+        hash(key)
+    except TypeError:  # a list, or a dict holding one
+        return None
+    return key
+
+
+def _once_per_value(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor`` run once per distinct value of one batch: a batch repeats a few
+    options ({"colour": "Black"}) and one creation time thousands of times, and their JSON
+    and date processing was a tenth of an import's time (bench/catalog_import.py)."""
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        key = _memo_key(value)
+        if key is None:
+            return processor(value)
+        found = done.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = done[key] = processor(value)
+        return found
+
+    return convert
+
+
 _NEW_PRODUCTS = _DriverInsert(
     Product.__table__, ("sku", "slug", "image_file", "image_alt", "created_at", *PRODUCT_FIELDS)
 )
 _NEW_VARIANTS = _DriverInsert(ProductVariant.__table__, ("product_id", "sku", *VARIANT_FIELDS))
+
+
+# SQLite's page cache for a bulk write, in KiB: the products table's eight B-trees (the
+# listing indexes, SKU, slug) outgrow the default 2 MiB at a few thousand products, and
+# every insert after that reads and spills pages (50,000 products: half the insert time,
+# bench/catalog_import.py). Memory is taken only as pages are used, and given back after.
+BULK_CACHE_KIB = 64 * 1024
+
+
+@contextmanager
+def roomy_cache(session: Session) -> Iterator[None]:
+    """On SQLite, a page cache of ``BULK_CACHE_KIB`` on this session's connection while
+    the block runs, and its own size again after; elsewhere nothing."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB:d}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {before:d}")
 
 
 @dataclass(frozen=True)
@@ -186,11 +304,7 @@ def _columns(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
 
 def variant_owners(session: Session, variant_skus: Sequence[str]) -> dict[str, str]:
     """Which product holds each of these variant SKUs (those that exist)."""
-    connection = session.connection()
-    owners: dict[str, str] = {}
-    for chunk in admin.chunks(variant_skus):
-        owners.update(connection.execute(_OWNERS, {"skus": list(chunk)}).all())
-    return owners
+    return dict(_OWNERS.rows(session.connection(), variant_skus))
 
 
 def _refuse_repeats(drafts: Sequence[ProductDraft]) -> None:
@@ -276,10 +390,7 @@ def _free_slugs(session: Session, drafts: Sequence[ProductDraft]) -> dict[str, s
     connection = session.connection()
 
     def taken(slugs: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in admin.chunks(slugs):
-            found.update(connection.execute(_SLUGS, {"slugs": list(chunk)}).scalars())
-        return found
+        return {slug for (slug,) in _SLUGS.rows(connection, slugs)}
 
     used = taken(sorted(set(first.values())))
     slugs: dict[str, str] = {}
@@ -318,8 +429,7 @@ def _insert_products(
 
     def insert_rows() -> list[int]:
         _NEW_PRODUCTS.run(connection, rows)
-        for chunk in admin.chunks([draft.sku for draft in drafts]):
-            ids.update(connection.execute(_IDS, {"skus": list(chunk)}).all())
+        ids.update(_IDS.rows(connection, [draft.sku for draft in drafts]))
         return list(ids.values())
 
     search.insert_indexed(connection, insert_rows)

@@ -755,6 +755,28 @@ def _checked_quantities(quantities: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(quantities.items())
 
 
+@dataclass(frozen=True)
+class StockCounts:
+    out_of_stock: int  # variants of products on sale with none left
+    low_stock: int  # with fewer than ``below`` left, more than none
+    below: int  # LOW_STOCK: under it a product page says "Only N left"
+
+
+def stock_counts(session: Session) -> StockCounts:
+    """How many variants of the products on sale are out of stock or running low."""
+    # Imported here: variants imports this module.
+    from quietshop.catalog.variants import LOW_STOCK
+
+    out = func.count().filter(ProductVariant.stock == 0)
+    low = func.count().filter(ProductVariant.stock > 0, ProductVariant.stock < LOW_STOCK)
+    found = session.execute(
+        select(out, low)
+        .join(Product, Product.id == ProductVariant.product_id)
+        .where(Product.active)
+    ).one()
+    return StockCounts(int(found[0]), int(found[1]), LOW_STOCK)
+
+
 # ---------------------------------------------------------------- the back office's tools
 #
 # Managing the catalog (admin.py), its CSV file (csv_io.py) and uploaded pictures

@@ -20,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 
 from quietshop.accounts.auth import maybe_signed_in, signed_in
 from quietshop.errors import QuietshopError
-from quietshop.orders import idempotency, service
+from quietshop.orders import idempotency, placing, service
 from quietshop.orders.schemas import (
     AvailabilityIn,
     CountryOut,
@@ -147,7 +147,7 @@ def _place(request: Request, body: PlaceOrderIn, scope: str, key: str) -> tuple[
     moment = now(request)
     try:
         with maybe_signed_in(request, write=True) as (session, customer):
-            placed = service.place_order(
+            placed = placing.place_order(
                 session, settings(request), _parts(request), place_request(body), customer, moment
             )
             text = PlacedOut.model_validate(placed_out(placed)).model_dump_json()

@@ -116,23 +116,18 @@ def cart_lines(session: Session, lines: Sequence[WantedLine]) -> list[pricing.Ca
 
 def shipping_rates(session: Session) -> list[pricing.ShippingRate]:
     # Plain rows, not ORM objects: every quote and order reads these few rows, and loaded
-    # entities would sit in the session's identity map through every later flush.
-    regions: dict[str, set[str]] = {}
-    for country, region in session.execute(select(ShippingRegion.country, ShippingRegion.region)):
-        regions.setdefault(region, set()).add(country)
-    r = ShippingRate
-    rows = session.execute(
-        select(
-            r.method_code, r.name, r.region, r.currency, r.kind, r.base_cents, r.per_kg_cents,
-            r.free_over_cents, r.delivery_days_min, r.delivery_days_max,
-        ).where(r.active.is_(True))
-    )  # fmt: skip
+    # entities would sit in the session's identity map through every later flush. One
+    # statement: each active rate with every country of its region (a region without a
+    # country ships nowhere, and the join leaves it out).
+    rates: dict[int, tuple[Any, set[str]]] = {}
+    for row in session.connection().execute(_RATES_WITH_COUNTRIES):
+        rates.setdefault(row.id, (row, set()))[1].add(row.country)
     return [
         pricing.ShippingRate(
             method_code=row.method_code,
             name=row.name,
             region_code=row.region,
-            countries=frozenset(regions[row.region]),
+            countries=frozenset(countries),
             currency=row.currency,
             kind="weight" if row.kind == "weight" else "flat",
             base_cents=row.base_cents,
@@ -141,9 +136,21 @@ def shipping_rates(session: Session) -> list[pricing.ShippingRate]:
             delivery_days_min=row.delivery_days_min,
             delivery_days_max=row.delivery_days_max,
         )
-        for row in rows
-        if regions.get(row.region)
+        for row, countries in rates.values()
     ]
+
+
+_RATE = ShippingRate
+_RATES_WITH_COUNTRIES = (
+    select(
+        _RATE.id, _RATE.method_code, _RATE.name, _RATE.region, _RATE.currency, _RATE.kind,
+        _RATE.base_cents, _RATE.per_kg_cents, _RATE.free_over_cents, _RATE.delivery_days_min,
+        _RATE.delivery_days_max, ShippingRegion.country,
+    )
+    .join(ShippingRegion, ShippingRegion.region == _RATE.region)
+    .where(_RATE.active.is_(True))
+    .order_by(_RATE.id)
+)  # fmt: skip
 
 
 def shipping_countries(session: Session) -> list[str]:

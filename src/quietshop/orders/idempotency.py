@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.db import transaction
@@ -208,22 +208,29 @@ def _insert_claim(
     session: Session, scope: str, key: str, digest: str, now: datetime, lifetime: timedelta
 ) -> bool:
     """INSERT the claim; False when the (scope, key) row exists already."""
-    claim = insert(IdempotencyKey).values(
-        scope=scope,
-        key=key,
-        request_digest=digest,
-        status="running",
-        created_at=now,
-        expires_at=now + lifetime,
-    )
-    try:
-        # A savepoint: on PostgreSQL a failed statement would otherwise spoil the whole
-        # transaction, and we still want to read the row that won.
-        with session.begin_nested():
-            session.execute(claim)
-    except IntegrityError:
-        return False
-    return True
+    connection = session.connection()
+    values = {
+        "scope": scope,
+        "key": key,
+        "request_digest": digest,
+        "status": "running",
+        "created_at": now,
+        "expires_at": now + lifetime,
+    }
+    # ON CONFLICT DO NOTHING: the unique constraint still decides, in one statement and
+    # without the savepoint a failed INSERT would need on PostgreSQL (SQLite and
+    # PostgreSQL, the two databases the shop runs on, both have it).
+    claim = _CLAIMS[connection.dialect.name]
+    return connection.execute(claim, values).first() is not None
+
+
+def _claim_statement(dialect: Any) -> Any:
+    # RETURNING says whether a row went in (the driver's rowcount does not, on psycopg).
+    claim = dialect.insert(IdempotencyKey).on_conflict_do_nothing(index_elements=["scope", "key"])
+    return claim.returning(IdempotencyKey.id)
+
+
+_CLAIMS = {"sqlite": _claim_statement(sqlite), "postgresql": _claim_statement(postgresql)}
 
 
 def _lookup(scope: str, key: str) -> Select[IdempotencyKey]:

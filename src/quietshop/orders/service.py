@@ -9,6 +9,7 @@ expiring link in its mails (``order_link_token``), never by the order number alo
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -18,9 +19,9 @@ from types import MappingProxyType
 from typing import Any
 
 import anyio
-from sqlalchemy import delete, func, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from quietshop import signing
 from quietshop.accounts import service as accounts
@@ -36,7 +37,7 @@ from quietshop.orders.checkout import QuoteRequest as QuoteRequest
 from quietshop.orders.checkout import TotalsChanged as TotalsChanged
 from quietshop.orders.checkout import WantedLine as WantedLine
 from quietshop.orders.models import InformationRequest, Order, OrderEvent, OrderLine, OrderReturn
-from quietshop.orders.numbers import format_order_number, new_order_number, parse_order_number
+from quietshop.orders.numbers import format_order_number, parse_order_number
 
 # Re-exported for the back office's rate-table routes (staff reaches orders here only).
 from quietshop.orders.rates import DiscountCodeInput as DiscountCodeInput
@@ -168,101 +169,12 @@ def place_order(
     customer: SignedInCustomer | None,
     now: datetime,
 ) -> PlacedOrder:
-    """Check everything, then take stock, save the order, keep the card encrypted, ask
-    the processor and queue the mail: one transaction, the caller's."""
-    ship = _address(
-        session, customer, request.shipping_address, request.shipping_address_id, "shipping"
-    )
-    if request.billing_same_as_shipping:
-        bill = ship
-    else:
-        bill = _address(
-            session, customer, request.billing_address, request.billing_address_id, "billing"
-        )
-    quote_request = QuoteRequest(
-        request.lines, ship.country, request.shipping_method, request.discount_code
-    )
-    card = payments.check_card(request.card, now)
-    who = checkout.buyer(session, customer, request.guest_name, request.guest_email, now)
-    priced = checkout.price(session, settings.prices_include_tax, quote_request, now, who.id)
-    q = priced.quote
-    if (request.expected_total_cents, request.expected_currency) != (q.total_cents, q.currency):
-        raise TotalsChanged(q, quote_out(q, priced.options, settings))
-    catalog.take_stock(session, {line.sku: line.quantity for line in q.lines})
-    order = _new_order(session, who, q, ship, bill, now)
-    if priced.discount_row is not None:
-        checkout.redeem_discount(session, priced.discount_row, order.id, who.id)
-    outcome = _authorize(session, parts, order, card, request.card.security_code, now)
-    _queue(session, settings, order, "order_received", now, who=who, card_label=outcome.card_label)
-    _after_authorisation(session, settings, order, outcome, "processor", now)
-    return PlacedOrder(
-        order.order_number,
-        order.status,
-        _m(q.total_cents, q.currency),
-        outcome,
-        who.is_guest,
-    )
+    """Check everything, save the order, take stock, keep the card encrypted, ask the
+    processor and queue the mail: one transaction, the caller's (orders/placing.py)."""
+    # Imported here: placing builds on this module's pieces (addresses, the order mail).
+    from quietshop.orders import placing
 
-
-def _new_order(
-    session: Session,
-    who: accounts.Buyer,
-    q: pricing.Quote,
-    ship: accounts.AddressInput,
-    bill: accounts.AddressInput,
-    now: datetime,
-) -> Order:
-    names = {line.sku: line.name for line in q.lines}
-    order = Order(
-        customer_id=who.id,
-        customer_number=who.customer_number,
-        email=who.email,
-        customer_name=who.name,
-        status="placed",
-        currency=q.currency,
-        subtotal_cents=q.subtotal_cents,
-        discount_cents=q.discount_cents,
-        shipping_cents=q.shipping_cents,
-        tax_cents=q.tax_cents,
-        total_cents=q.total_cents,
-        refunded_cents=0,
-        prices_include_tax=q.prices_include_tax,
-        discount_code=q.discount_code,
-        shipping_method=q.shipping.method_code,
-        shipping_method_name=q.shipping.name,
-        placed_at=now,
-        updated_at=now,
-        **_address_columns("ship", ship),
-        **_address_columns("bill", bill),
-    )
-    order.lines = [
-        OrderLine(
-            sku=line.sku,
-            product_name=names[line.sku],
-            label="",
-            unit_price_cents=line.unit_price_cents,
-            quantity=line.quantity,
-            line_total_cents=line.line_total_cents,
-            discount_cents=line.discount_cents,
-            tax_cents=line.tax_cents,
-            weight_grams=0,
-            returned_quantity=0,
-        )
-        for line in q.lines
-    ]
-    order.events = [
-        OrderEvent(from_status=None, to_status="placed", actor="customer", note="", created_at=now)
-    ]
-    for _ in range(5):
-        order.order_number = new_order_number()
-        session.add(order)
-        try:
-            with session.begin_nested():
-                session.flush()
-            return order
-        except IntegrityError:  # the one-in-a-hundred-million clash of two numbers
-            continue
-    raise RuntimeError("could not draw an unused order number")
+    return placing.place_order(session, settings, parts, request, customer, now)
 
 
 def _authorize(
@@ -421,8 +333,28 @@ def _queue(
     card_label: str | None = None,
 ) -> None:
     """The order's mail, with its signed view link (and a guest's set-a-password link)."""
+    row = order_mail(
+        session, settings, order, kind, now, detail=detail, who=who, card_label=card_label
+    )
+    if row is not None:
+        mail.insert_messages(session, [row])
+
+
+def order_mail(
+    session: Session,
+    settings: Settings,
+    order: Order,
+    kind: str,
+    now: datetime,
+    *,
+    detail: str = "",
+    who: accounts.Buyer | None = None,
+    card_label: str | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row of ``_queue``'s mail, rendered but not written (None: nobody to
+    tell). ``order`` may be transient: only its columns and lines are read."""
     if order.pseudonymised_at is not None or not order.email:
-        return  # the account closed: nobody to tell, and no address left
+        return None  # the account closed: nobody to tell, and no address left
     context = _mail_context(session, order, detail, card_label)
     context["payment_simulated"] = settings.payment_processor == "simulator"
     is_guest = who.is_guest if who is not None else _is_guest_order(session, order)
@@ -430,7 +362,7 @@ def _queue(
     links = {"order_link": order_link(settings, order.order_number, now, guest=is_guest)}
     if who is not None and who.is_guest and kind == "order_received":
         links["claim_link"] = accounts.guest_claim_link(session, settings, who, now)
-    mail.queue_message(
+    return mail.prepare_message(
         session,
         settings,
         kind,
@@ -1175,44 +1107,87 @@ class QueuePage:
 _QUEUE_SELECT = (Order.id, Order.customer_id, *(Order.__table__.c[name] for name in QUEUE_COLUMNS))
 
 
-def _queue_statement(status: str, query: QueueQuery, now: datetime) -> Any:
-    """One status's range of ix_orders_status_placed, in the queue's order."""
+# The queue statement's values, bound at execution: the statement itself depends only on
+# the query's shape (which statuses, which filters, which order) and is built once per shape.
+_OLDER: BindParameter[Any] = bindparam("older_than")
+_NEWER: BindParameter[Any] = bindparam("newer_than")
+_AFTER_AT: BindParameter[Any] = bindparam("after_at")
+_AFTER_ID: BindParameter[Any] = bindparam("after_id")
+_PAGE: BindParameter[Any] = bindparam("page")
+
+
+def _status_range(status: str, older: bool, newer: bool, after: bool, newest_first: bool) -> Any:
+    """One status's range of ix_orders_status_placed in the queue's order, no further than
+    the page."""
     statement = select(*_QUEUE_SELECT).where(Order.status == status)
-    if query.older_than_hours is not None:
-        statement = statement.where(
-            Order.placed_at <= now - timedelta(hours=query.older_than_hours)
-        )
-    if query.newer_than_hours is not None:
-        statement = statement.where(
-            Order.placed_at >= now - timedelta(hours=query.newer_than_hours)
-        )
-    if query.after is not None:
+    if older:
+        statement = statement.where(Order.placed_at <= _OLDER)
+    if newer:
+        statement = statement.where(Order.placed_at >= _NEWER)
+    if after and newest_first:
         # (placed_at, id) past the cursor, spelt so that both databases seek the index on
         # placed_at rather than filter every order before the cursor.
-        at, order_id = query.after
-        if query.newest_first:
-            statement = statement.where(
-                Order.placed_at <= at, or_(Order.placed_at < at, Order.id < order_id)
-            )
-        else:
-            statement = statement.where(
-                Order.placed_at >= at, or_(Order.placed_at > at, Order.id > order_id)
-            )
-    if query.newest_first:
-        return statement.order_by(Order.placed_at.desc(), Order.id.desc())
-    return statement.order_by(Order.placed_at, Order.id)
+        statement = statement.where(
+            Order.placed_at <= _AFTER_AT, or_(Order.placed_at < _AFTER_AT, Order.id < _AFTER_ID)
+        )
+    elif after:
+        statement = statement.where(
+            Order.placed_at >= _AFTER_AT, or_(Order.placed_at > _AFTER_AT, Order.id > _AFTER_ID)
+        )
+    order = (
+        (Order.placed_at.desc(), Order.id.desc()) if newest_first else (Order.placed_at, Order.id)
+    )
+    return statement.order_by(*order).limit(_PAGE)
+
+
+@functools.lru_cache(maxsize=256)
+def _queue_shape(
+    statuses: tuple[str, ...], older: bool, newer: bool, after: bool, newest_first: bool
+) -> Any:
+    branches = [
+        select(*ranged.c).select_from(ranged)
+        for ranged in (
+            _status_range(status, older, newer, after, newest_first).subquery()
+            for status in statuses
+        )
+    ]
+    merged = union_all(*branches).subquery("queue")
+    placed_at, order_id = merged.c.placed_at, merged.c.id
+    order = (placed_at.desc(), order_id.desc()) if newest_first else (placed_at, order_id)
+    return select(*merged.c).order_by(*order).limit(_PAGE)
+
+
+def queue_statement(query: QueueQuery) -> Any:
+    """The page of the queue in one statement (one more order than the page, to tell
+    whether another follows): each status's index range read no further than the page
+    (a LIMIT inside each branch), the branches merged by the database (UNION ALL, ordered,
+    limited), so only the page comes back. An ``IN`` over the statuses ordered by time
+    would read every matching order to sort them. Its values: ``queue_values``."""
+    return _queue_shape(
+        query.statuses,
+        query.older_than_hours is not None,
+        query.newer_than_hours is not None,
+        query.after is not None,
+        query.newest_first,
+    )
+
+
+def queue_values(query: QueueQuery, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"page": query.limit + 1}
+    if query.older_than_hours is not None:
+        values["older_than"] = now - timedelta(hours=query.older_than_hours)
+    if query.newer_than_hours is not None:
+        values["newer_than"] = now - timedelta(hours=query.newer_than_hours)
+    if query.after is not None:
+        values["after_at"], values["after_id"] = query.after
+    return values
 
 
 def order_queue(session: Session, query: QueueQuery, now: datetime) -> QueuePage:
     """A page of the staff order queue: orders of the asked statuses and ages, by time
-    placed, after the cursor. Each status is one index range read no further than the
-    page (ix_orders_status_placed), merged here: an ``IN`` over statuses sorted by time
-    would read every matching order to sort them."""
-    rows: list[Any] = []
-    for status in query.statuses:
-        rows += session.execute(_queue_statement(status, query, now).limit(query.limit + 1)).all()
-    rows.sort(key=lambda row: (row.placed_at, row.id), reverse=query.newest_first)
-    page, more = rows[: query.limit], len(rows) > query.limit
+    placed, after the cursor (``queue_statement``)."""
+    found = session.execute(queue_statement(query), queue_values(query, now)).all()
+    page, more = found[: query.limit], len(found) > query.limit
     items = _units(session, [row.id for row in page])
     shown = [
         QueueRow(
@@ -1647,3 +1622,45 @@ def save_discount_code(
 
 def delete_discount_code(session: Session, code_id: int, editor: RateEditor, now: datetime) -> None:
     rates.delete_discount_code(session, code_id, editor, now)
+
+
+# ---------------------------------------------------------------- the back office's dashboard
+
+
+def order_counts_by_status(session: Session, statuses: Sequence[str]) -> dict[str, int]:
+    """How many orders are in each of ``statuses`` (0 for none): counts, never an order."""
+    found = session.execute(
+        select(Order.status, func.count())
+        .where(Order.status.in_(list(statuses)))
+        .group_by(Order.status)
+    ).all()
+    counted = {str(status): int(count) for status, count in found}
+    return {status: counted.get(status, 0) for status in statuses}
+
+
+def orders_placed_per_day(session: Session, first_day: datetime, days: int) -> list[int]:
+    """How many orders were placed on each of ``days`` UTC days from ``first_day`` (a
+    midnight), oldest first. One scan, the days told apart by CASE over bound times, so
+    both databases count the same UTC days whatever their session's time zone."""
+    bounds = [first_day + timedelta(days=n) for n in range(days + 1)]
+    day = case(
+        *((and_(Order.placed_at >= bounds[n], Order.placed_at < bounds[n + 1]), n)
+          for n in range(days)),
+        else_=-1,
+    ).label("day")  # fmt: skip
+    found = session.execute(
+        select(day, func.count())
+        .where(Order.placed_at >= bounds[0], Order.placed_at < bounds[-1])
+        .group_by(day)
+    ).all()
+    counts = [0] * days
+    for index, count in found:
+        if 0 <= index < days:
+            counts[index] = int(count)
+    return counts
+
+
+def open_question_count(session: Session) -> int:
+    """Questions and quote requests not marked answered yet."""
+    counted = select(func.count()).select_from(InformationRequest)
+    return session.execute(counted.where(InformationRequest.answered_at.is_(None))).scalar_one()

@@ -77,6 +77,8 @@ class SubjectRows:
     the row: an order record, a sent-mail record). ``before_erase`` lets the domain apply
     its own rule first (the outbox cancels mail not sent yet). ``present`` adjusts a row
     for the export (the outbox says where a link was instead of a placeholder).
+    ``exported=False``: erased with the subject but left out of their export (a legal
+    disclosure, which some orders forbid telling the customer of: docs/promises.md P2).
     """
 
     table: Table
@@ -85,6 +87,7 @@ class SubjectRows:
     export_as: str
     before_erase: Callable[[Session, DataSubject, datetime], None] | None = None
     present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    exported: bool = True
 
 
 class PersonalDataRegistry:
@@ -107,6 +110,8 @@ class PersonalDataRegistry:
         """Every row about the subject, table by table; secrets described, not shown."""
         exported: dict[str, list[dict[str, Any]]] = {}
         for contribution in self.contributions:
+            if not contribution.exported:
+                continue
             table = contribution.table
             rows = session.execute(
                 select(table).where(contribution.where(subject)).order_by(*table.primary_key)

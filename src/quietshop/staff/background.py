@@ -2,13 +2,15 @@
 days (P7), once a day. Sign-in refuses such an account anyway (``signin``); this makes the
 owner's list and access review say so too, and ends the account's sessions.
 
-It also reminds staff of the policies at each calendar quarter's start and finishes a
-customer notice of a new privacy policy that a crash interrupted (staff/policies.py).
+It also reminds staff of the policies at each calendar quarter's start, finishes a
+customer notice of a new privacy policy that a crash interrupted (staff/policies.py), and
+seals the audit log's new entries every few seconds (audit/sealer.py: an append is one
+insert, the chain is made here), sweeping the whole log for stragglers once a day.
 The jobs are a list, each with how often it is due, so another staff job joins without
 another thread. Each is one transaction doing only what is
 due, so two nodes running it at once do nothing twice that matters. The round reads the
-injectable clock, so a test moves time instead of waiting; the thread only wakes every
-few minutes to ask whether anything is due.
+injectable clock, so a test moves time instead of waiting; the thread wakes as often as
+the most frequent job is due (the sealer's few seconds) to ask whether anything is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.audit import service as audit
 from quietshop.clock import Clock, system_clock
 from quietshop.db import transaction
 from quietshop.settings import Settings
@@ -55,12 +58,35 @@ def resume_policy_notices(sessions: Sessions, settings: Settings, clock: Clock) 
     return policies.queue_customer_notices(sessions, settings, clock)
 
 
+def seal_audit_entries(sessions: Sessions, settings: Settings, clock: Clock) -> int:
+    """Seal the entries appended in the last minutes (found by their time, so the cost is
+    the recent entries', not the log's). Twice the verify limit back: an entry committed
+    later than that is left to the daily sweep, and ``audit verify`` reports it meanwhile."""
+    limit = timedelta(minutes=settings.audit_unsealed_limit_minutes)
+    now = clock()
+    return audit.seal(sessions, now, since=now - 2 * limit, late_after=limit).sealed
+
+
+def sweep_audit_entries(sessions: Sessions, settings: Settings, clock: Clock) -> int:
+    """Seal every entry still unsealed, however old (at start: entries the command line
+    appended while nothing served); late ones are logged by the sealer."""
+    limit = timedelta(minutes=settings.audit_unsealed_limit_minutes)
+    return audit.seal(sessions, clock(), late_after=limit).sealed
+
+
+AUDIT_SEAL_EVERY = timedelta(seconds=5)
+
 JOBS: tuple[Job, ...] = (
     Job("accounts disabled for disuse", timedelta(days=1), disable_unused_accounts),
     # Hourly: the quarter's reminder goes out within an hour of the quarter's start.
     Job("quarterly policy reminders queued", timedelta(hours=1), remind_of_policies),
     Job("policy-change notices queued", timedelta(minutes=15), resume_policy_notices),
+    # First at start (a job never run is due at once), then daily: the whole log.
+    Job("audit entries sealed in the daily sweep", timedelta(days=1), sweep_audit_entries),
+    Job("audit entries sealed", AUDIT_SEAL_EVERY, seal_audit_entries),
 )
+# The thread wakes at least this often, whatever the jobs.
+LONGEST_WAKE_SECONDS = 300.0
 
 
 @dataclass
@@ -109,10 +135,15 @@ def start_staff_housekeeping(
     sessions: Sessions,
     settings: Settings,
     *,
-    wake_seconds: float = 300.0,
+    wake_seconds: float | None = None,
     clock: Clock = system_clock,
     jobs: Sequence[Job] = JOBS,
 ) -> StaffHousekeeping:
+    """Run the jobs in a thread of their own; it wakes every ``wake_seconds`` (default: as
+    often as the most frequent job is due, at most every LONGEST_WAKE_SECONDS)."""
+    if wake_seconds is None:
+        shortest = min((job.every.total_seconds() for job in jobs), default=LONGEST_WAKE_SECONDS)
+        wake_seconds = min(shortest, LONGEST_WAKE_SECONDS)
     schedule = Schedule(jobs)
     stop_event = threading.Event()
 

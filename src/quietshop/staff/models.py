@@ -1,7 +1,8 @@
 """Staff tables (P7): the shop's employees, apart from its customers.
 
 A staff member is not a customer: nothing here is a customer's personal data, so no column
-takes part in a customer's export or erasure (tests/privacy/ walks only declared columns).
+takes part in a customer's export or erasure (tests/privacy/ walks only declared columns),
+except in ``legal_disclosures``, which names whose data was disclosed (erased with them).
 What is secret is kept as customers' secrets are: the password as an argon2id hash, sign-in
 and enrolment tokens as SHA-256 digests only, and the TOTP secret AES-256-GCM sealed under
 the keyring (``quietshop.keyring``) with associated data naming the staff member, so a
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quietshop.db import Base, UTCDateTime
+from quietshop.privacy.personal_data import personal
 from quietshop.staff.roles import Role
 
 ROLE_CHECK = "role IN ({})".format(", ".join(repr(role.value) for role in Role))
@@ -196,3 +198,36 @@ class StaffAccessReview(Base):
     confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(String(500), default="")
     snapshot: Mapped[str] = mapped_column(Text)
+
+
+class LegalDisclosure(Base):
+    """A customer's data handed to an authority that required it by law (design.md P2: a
+    recorded workflow; the policy: "unless we are legally required to do so").
+
+    Who disclosed (``staff_id``, a privacy officer), when, under which legal basis (the
+    authority and its reference: "District Court", "Order 2026/123"; the disclosure refuses
+    a basis that names the customer) and which kinds of data were handed over. The same
+    disclosure is a ``legal_disclosure`` entry in the audit chain.
+
+    The only table of the staff domain that holds a customer's personal data: whose data it
+    was. Closing the account detaches the row (customer id NULL, number blank) and keeps
+    what the shop must be able to show later, that a disclosure was made, when, by whom and
+    on what basis. Never in the customer's own export: whether a customer may be told is
+    the shop's decision (docs/promises.md, P2).
+    """
+
+    __tablename__ = "legal_disclosures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    disclosed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    customer_id: Mapped[int | None] = mapped_column(
+        Integer, index=True, info=personal("activity", erase="blank")
+    )
+    customer_number: Mapped[str] = mapped_column(
+        String(20), default="", info=personal("contact", erase="blank")
+    )
+    authority: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(200))
+    # The kinds of personal data handed over, as a JSON array ("contact", "address", ...).
+    kinds: Mapped[str] = mapped_column(Text)

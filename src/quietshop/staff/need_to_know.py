@@ -96,6 +96,9 @@ class Action(StrEnum):
     # Audit and the law
     READ_AUDIT = "read_audit"
     LEGAL_DISCLOSURE = "legal_disclosure"
+    # The back office's first screen: counts of what each role's work holds today (its
+    # sections each ask their own action; the counts name nobody)
+    VIEW_DASHBOARD = "view_dashboard"
 
 
 # The service refuses these without a stated reason; the reason goes into the audit entry.
@@ -168,6 +171,15 @@ QUESTIONS = _set(
 DISCLOSURE_LOOKUP = _set(
     "Identity, to match a legal request: customer number, name, email",
     _columns("customers", "id customer_number name email created_at closed_at"),
+)
+# The record of past disclosures (staff/disclosures.py): whose data went to which
+# authority, when, by whom and under which reference. Read by the privacy officer only.
+LEGAL_DISCLOSURES = _set(
+    "Legal disclosures: when, by whom, whose data, the legal basis, the kinds handed over",
+    _columns(
+        "legal_disclosures",
+        "id disclosed_at staff_id customer_id customer_number authority reference kinds",
+    ),
 )
 
 # --- Orders ----------------------------------------------------------------------------
@@ -269,9 +281,10 @@ AUDIT_CHAIN = _set(
     "Audit chain: who read or changed what, when, why",
     _columns(
         "audit_entries",
-        "id at action staff_id role subject customer_id data_kinds fields reason origin "
-        "prev_hash hash",
+        "id at action staff_id role subject customer_id data_kinds fields reason origin",
     ),
+    # The chain over the entries (audit/sealer.py): seq, entry id and hashes, nobody's data.
+    _columns("audit_seals", "seq entry_id prev_hash hash"),
 )
 STAFF_ACCOUNTS = _set(
     "Staff accounts and roles",
@@ -312,6 +325,7 @@ COLUMN_SETS: tuple[ColumnSet, ...] = (
     DISCOUNT_USES,
     QUESTIONS,
     DISCLOSURE_LOOKUP,
+    LEGAL_DISCLOSURES,
     ORDER_REFERENCE,
     ORDER_STATUS,
     ORDER_NOTES,
@@ -388,6 +402,7 @@ READ_SETS: Mapping[Role, tuple[ColumnSet, ...]] = MappingProxyType(
             CARD_REVEALS,
             STAFF_DIRECTORY,
             DISCLOSURE_LOOKUP,
+            LEGAL_DISCLOSURES,
             STAFF_COMPLIANCE,
         ),
     }
@@ -436,6 +451,7 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
             Action.VIEW_COMPLIANCE: {Role.OWNER, Role.PRIVACY_OFFICER},
             Action.READ_AUDIT: {Role.OWNER, Role.PRIVACY_OFFICER},
             Action.LEGAL_DISCLOSURE: {Role.PRIVACY_OFFICER},
+            Action.VIEW_DASHBOARD: set(Role),
         }.items()
     }
 )
