@@ -62,6 +62,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 # Marks a connection whose transaction will write (see transaction()).
 WRITE_OPTIONS = {"quietshop_write": True}
+# The largest id an Integer primary key holds on every database (PostgreSQL's INTEGER is
+# 32-bit): a typed id or cursor above it is refused as input before it reaches a query,
+# where PostgreSQL would answer with an error instead of "not found".
+MAX_ROW_ID = 2**31 - 1
 
 
 def _begin_sqlite(connection: Connection) -> None:

@@ -655,6 +655,9 @@ def test_the_queue_filters_by_status_and_age_and_pages_by_cursor(
         ("cursor=MTIzNA", "cursor"),  # "1234": no id
         ("cursor=" + "A" * 41, "cursor"),
         ("cursor=%E2%80%AE", "cursor"),
+        # A well-formed cursor whose order id is past any Integer key (PostgreSQL's INTEGER
+        # would refuse the bound value with an error instead of finding nothing).
+        ("cursor=MTcwMDAwMDAwMDAwMDAwMC4yMTQ3NDgzNjQ4", "cursor"),
         ("limit=5&limit=6", "limit"),
         ("order_by=email", "order_by"),
     ],

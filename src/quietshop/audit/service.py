@@ -46,7 +46,7 @@ from quietshop.audit.sealer import seal as seal
 from quietshop.audit.sealer import unsealed as unsealed
 from quietshop.audit.statements import insert_entry
 from quietshop.audit.stored import names
-from quietshop.db import transaction
+from quietshop.db import MAX_ROW_ID, transaction
 from quietshop.errors import InvalidInput
 
 # What an entry can record. A new kind of staff action is added here on purpose.
@@ -91,7 +91,6 @@ MAX_ORIGIN = 100
 MAX_NAME = 100  # one data kind or field name
 MAX_NAMES = 64  # data kinds or fields in one entry
 MAX_PAGE = 500
-_MAX_ID = 2**31 - 1
 
 # Control characters, and the bidirectional overrides that make a text read other than
 # it is. A reason may keep its tabs and line breaks; no other text may.
@@ -210,7 +209,7 @@ def _checked(event: AuditEvent) -> AuditEvent:
         raise AuditEntryRefused("action", f"unknown action (one of: {', '.join(sorted(ACTIONS))})")
     for name in ("staff_id", "customer_id"):
         value = getattr(event, name)
-        if value is not None and (type(value) is not int or not 1 <= value <= _MAX_ID):
+        if value is not None and (type(value) is not int or not 1 <= value <= MAX_ROW_ID):
             raise AuditEntryRefused(name, "must be a positive id or none")
     for name, limit in (("role", MAX_ROLE), ("subject", MAX_SUBJECT), ("origin", MAX_ORIGIN)):
         _check_text(name, getattr(event, name), limit, _HOSTILE_IN_TEXT)
@@ -255,7 +254,7 @@ def entries(
     Reading the log is itself an entry, appended by the caller who knows who reads."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"from 1 to {MAX_PAGE}")
-    if after_id is not None and not 1 <= after_id <= _MAX_ID:
+    if after_id is not None and not 1 <= after_id <= MAX_ROW_ID:
         raise InvalidInput("after_id", "must be an entry id")
     statement = (
         select(AuditEntry, AuditSeal.seq, AuditSeal.prev_hash, AuditSeal.hash)

@@ -27,6 +27,7 @@ from quietshop import signing
 from quietshop.accounts import service as accounts
 from quietshop.accounts.service import SignedInCustomer
 from quietshop.catalog import service as catalog
+from quietshop.db import MAX_ROW_ID
 from quietshop.errors import InvalidInput, NotFound, Unauthorized
 from quietshop.keyring import Keyring
 from quietshop.mail import service as mail
@@ -963,7 +964,6 @@ QUEUE_PARAMETERS = frozenset(
     {"status", "older_than_hours", "newer_than_hours", "sort", "limit", "cursor"}
 )
 _MAX_CURSOR = 40
-_MAX_ID = 2**63 - 1
 
 # What the order detail shows of each part (the internal ids stay inside).
 ORDER_COLUMNS = tuple(
@@ -1057,7 +1057,7 @@ def _cursor(typed: str | None) -> tuple[datetime, int] | None:
         placed_at = _EPOCH + micros * _MICROSECOND
     except (ValueError, OverflowError, OSError):
         raise refused from None
-    if queue_cursor(placed_at, order_id) != typed or not 1 <= order_id <= _MAX_ID:
+    if queue_cursor(placed_at, order_id) != typed or not 1 <= order_id <= MAX_ROW_ID:
         raise refused
     return placed_at, order_id
 

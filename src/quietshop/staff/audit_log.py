@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from quietshop.audit import service as audit
 from quietshop.catalog import service as catalog
+from quietshop.db import MAX_ROW_ID
 from quietshop.errors import InvalidInput, QuietshopError
 from quietshop.staff.models import StaffMember
 from quietshop.staff.roles import Role
@@ -35,7 +36,6 @@ from quietshop.staff.roles import Role
 DEFAULT_PAGE = 50
 MAX_PAGE = 200  # rows a screen shows; entries() itself takes up to audit.MAX_PAGE
 CSV_MAX_ROWS = 10_000  # one file; the next one starts at its x-next-before
-_MAX_ID = 2**31 - 1
 _MAX_TIME_TEXT = 40
 _HOSTILE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # Measured here with bench/audit.py (200,000 sealed entries, the machine shared with other
@@ -189,7 +189,7 @@ def read_query(
     customer_id, nothing = _customer(_one(parameters, "customer_number"), customer_id_for)
     subject = _one(parameters, "subject")
     filters = audit.AuditFilter(
-        staff_id=_number("staff_id", _one(parameters, "staff_id"), 1, _MAX_ID),
+        staff_id=_number("staff_id", _one(parameters, "staff_id"), 1, MAX_ROW_ID),
         role=_choice("role", _one(parameters, "role"), ENTRY_ROLES),
         action=_choice("action", _one(parameters, "action"), audit.ACTIONS),
         subject=_check_text("subject", subject.strip(), audit.MAX_SUBJECT) if subject else None,
@@ -203,7 +203,7 @@ def read_query(
     return AuditQuery(
         filters=filters,
         limit=limit or DEFAULT_PAGE,
-        before=_number("before", _one(parameters, "before"), 1, _MAX_ID),
+        before=_number("before", _one(parameters, "before"), 1, MAX_ROW_ID),
         described=_described(parameters),
         nothing_matches=nothing,
     )

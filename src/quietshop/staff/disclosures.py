@@ -45,7 +45,6 @@ from quietshop.staff.sessions import SignedInStaff
 MAX_AUTHORITY = 200
 MAX_REFERENCE = 200
 MAX_PAGE = 100
-_MAX_ID = 2**31 - 1
 # Control characters (tabs and line breaks too: a basis is one line), bidi overrides and
 # isolates, lone surrogates, and the zero-width characters that hide text inside text.
 _HOSTILE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")

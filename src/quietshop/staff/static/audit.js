@@ -10,7 +10,7 @@ import { groupedNumber, onSubmit, say, showError } from "/static/js/forms.js";
 import { checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch, staffToken, waitForUnlock } from "./staff-api.js";
-import { cell } from "./dom.js";
+import { cell, showPage } from "./dom.js";
 
 const AUDIT = "/api/v1/staff/audit";
 const DISCLOSURES = "/api/v1/staff/legal-disclosures";
@@ -102,12 +102,13 @@ async function loadEntries({ more = false } = {}) {
   if (more && log.before !== null) query.set("before", String(log.before));
   const page = await staffFetch(`${AUDIT}?${query}`);
   say(form, "");
-  const rows = $("[data-audit-rows]");
-  if (!more) rows.replaceChildren();
-  for (const entry of page.entries) rows.append(entryRow(entry));
+  showPage($("[data-audit-rows]"), page.entries, entryRow, {
+    more,
+    empty: $("[data-audit-empty]"),
+    moreButton: $("[data-audit-more]"),
+    hasNext: page.next_before !== null,
+  });
   log.before = page.next_before;
-  $("[data-audit-empty]").hidden = rows.children.length > 0;
-  $("[data-audit-more]").hidden = page.next_before === null;
 }
 
 /** The filtered view as a file: fetched with the token in a header, saved from memory. */
@@ -228,12 +229,13 @@ async function loadDisclosures({ more = false } = {}) {
     return;
   }
   message.textContent = "";
-  const rows = $("[data-disclosure-rows]");
-  if (!more) rows.replaceChildren();
-  for (const found of page.disclosures) rows.append(disclosureRow(found));
+  showPage($("[data-disclosure-rows]"), page.disclosures, disclosureRow, {
+    more,
+    empty: $("[data-disclosures-empty]"),
+    moreButton: $("[data-disclosures-more]"),
+    hasNext: page.next_before !== null,
+  });
   disclosure.before = page.next_before;
-  $("[data-disclosures-empty]").hidden = rows.children.length > 0;
-  $("[data-disclosures-more]").hidden = page.next_before === null;
 }
 
 function confirmStep(show) {

@@ -16,3 +16,15 @@ export function link(href, text) {
   element.textContent = text;
   return element;
 }
+
+/**
+ * One page of a list shown in `container`: a first page replaces what was there, a next
+ * page ("more") adds to it; the "nothing found" note and the "more" button follow.
+ * Returns nothing; the caller keeps the page's cursor for the next request.
+ */
+export function showPage(container, items, build, { more, empty, moreButton, hasNext }) {
+  if (!more) container.replaceChildren();
+  for (const item of items) container.append(build(item));
+  empty.hidden = container.children.length > 0;
+  moreButton.hidden = !hasNext;
+}

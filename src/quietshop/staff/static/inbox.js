@@ -10,7 +10,7 @@ import { say } from "/static/js/forms.js";
 import { acknowledged, checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch } from "./staff-api.js";
-import { cell, link } from "./dom.js";
+import { cell, link, showPage } from "./dom.js";
 
 const API = "/api/v1/staff";
 // As the need-to-know table grants answer_questions, read_outbox and read_captured_mail
@@ -137,12 +137,13 @@ async function loadQuestions({ more = false } = {}) {
     return;
   }
   message.textContent = "";
-  const list = $("[data-question-list]");
-  if (!more) list.replaceChildren();
-  for (const question of page.questions) list.append(questionItem(question));
+  showPage($("[data-question-list]"), page.questions, questionItem, {
+    more,
+    empty: $("[data-questions-empty]"),
+    moreButton: $("[data-questions-more]"),
+    hasNext: page.next_offset !== null,
+  });
   questions.offset = page.next_offset;
-  $("[data-questions-empty]").hidden = list.children.length > 0;
-  $("[data-questions-more]").hidden = page.next_offset === null;
 }
 
 // ---------------------------------------------------------------- the outbox

@@ -8,7 +8,7 @@ import { onSubmit, say } from "/static/js/forms.js";
 import { acknowledged, checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
 import { ApiError, staffFetch } from "./staff-api.js";
-import { cell } from "./dom.js";
+import { cell, showPage } from "./dom.js";
 
 const API = "/api/v1/staff/mailings";
 // As the need-to-know table grants send_mailings (the server decides; this only shows the
@@ -74,12 +74,13 @@ async function loadMailings({ more = false } = {}) {
     return;
   }
   message.textContent = "";
-  const rows = $("[data-mailing-rows]");
-  if (!more) rows.replaceChildren();
-  for (const mailing of page.mailings) rows.append(mailingRow(mailing));
+  showPage($("[data-mailing-rows]"), page.mailings, mailingRow, {
+    more,
+    empty: $("[data-mailings-empty]"),
+    moreButton: $("[data-mailings-more]"),
+    hasNext: page.next_before !== null,
+  });
   list.before = page.next_before;
-  $("[data-mailings-empty]").hidden = rows.children.length > 0;
-  $("[data-mailings-more]").hidden = page.next_before === null;
 }
 
 // ---------------------------------------------------------------- preview and send
