@@ -9,9 +9,12 @@ for bench/results.md (this file writes no results file itself).
 For each database (SQLite in a temporary file; PostgreSQL in a schema of its own in the
 ``test`` database, dropped afterwards):
 
-1. *append*: ``--appends`` entries in all, by 1 and then 2 threads at once, each entry
-   in a transaction of its own as a staff request writes it (``db.transaction``, then the
-   append, then commit), for two designs, in the same process one after the other:
+1. *append*: ``--appends`` entries in all, by 1 and then 2 threads at once, then by 2
+   spawned processes at once (each with its own interpreter and GIL, as the two workers
+   of ``serve --workers 2`` are: two threads of one process also wait for each other's
+   Python), each entry in a transaction of its own as a staff request writes it
+   (``db.transaction``, then the append, then commit), for two designs, one after the
+   other:
 
    - ``chained (0013)``: the reference, a copy of the append before migration 0014 on a
      table of that shape (``bench_chained_entries``): PostgreSQL's advisory lock held to
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import platform
 import statistics
 import tempfile
@@ -85,6 +89,7 @@ class AppendRun:
     append_ms: list[float]
     transaction_ms: list[float]
     intact: bool
+    processes: bool = False  # each writer a process of its own, as two server workers are
 
 
 @dataclass(frozen=True)
@@ -198,14 +203,9 @@ def run_appends(
     def write(index: int) -> None:
         try:
             start.wait()
-            for n in range(per_writer):
-                event = staff_event(index * per_writer + n)
-                began = time.perf_counter()
-                with transaction(sessions) as session:
-                    before = time.perf_counter()
-                    append(session, event, T0 + timedelta(microseconds=n))
-                    append_ms[index].append((time.perf_counter() - before) * 1000)
-                transaction_ms[index].append((time.perf_counter() - began) * 1000)
+            timed_appends(
+                sessions, append, index, per_writer, append_ms[index], transaction_ms[index]
+            )
         except BaseException as error:  # reported by the main thread
             failures.append(error)
 
@@ -238,6 +238,102 @@ def run_appends(
         [ms for each in transaction_ms for ms in each],
         _intact(sessions, design, per_writer * writers),
     )  # fmt: skip
+
+
+def timed_appends(
+    sessions: sessionmaker[Session],
+    append: Append,
+    index: int,
+    count: int,
+    append_ms: list[float],
+    transaction_ms: list[float],
+) -> None:
+    """Writer ``index``'s ``count`` appends, each in its own transaction, timed."""
+    for n in range(count):
+        event = staff_event(index * count + n)
+        began = time.perf_counter()
+        with transaction(sessions) as session:
+            before = time.perf_counter()
+            append(session, event, T0 + timedelta(microseconds=n))
+            append_ms.append((time.perf_counter() - before) * 1000)
+        transaction_ms.append((time.perf_counter() - began) * 1000)
+
+
+@dataclass(frozen=True)
+class Database:
+    """How a writer process opens the bench's database (an Engine does not cross
+    processes)."""
+
+    url: str
+    connect_args: dict[str, Any]
+
+    def engine(self) -> Engine:
+        return make_engine(self.url, connect_args=self.connect_args)
+
+
+def process_writer(
+    database: Database, design: str, index: int, count: int, start: Any, answers: Any
+) -> None:
+    """One writer in a process of its own: warm up, wait for the others, then append."""
+    engine = database.engine()
+    try:
+        sessions = make_session_factory(engine)
+        append: Append = old_append if design == CHAINED else audit.append
+        timed_appends(sessions, append, 1000 + index, min(50, count), [], [])  # untimed
+        start.wait()
+        append_ms: list[float] = []
+        transaction_ms: list[float] = []
+        timed_appends(sessions, append, index, count, append_ms, transaction_ms)
+        answers.put((append_ms, transaction_ms))
+    finally:
+        engine.dispose()
+
+
+def run_appends_in_processes(
+    database: Database, sessions: sessionmaker[Session], design: str, total: int
+) -> AppendRun:
+    """Two writer processes (spawned, so each has its own interpreter and GIL, as two
+    workers of ``serve --workers 2`` do); the sealer runs here, as in the threaded run."""
+    writers, context = 2, multiprocessing.get_context("spawn")
+    per_writer = total // writers
+    start, answers = context.Barrier(writers + 1), context.Queue()
+    children = [
+        context.Process(
+            target=process_writer, args=(database, design, i, per_writer, start, answers)
+        )
+        for i in range(writers)
+    ]
+    for child in children:
+        child.start()
+    stop_sealing = threading.Event()
+    sealer = threading.Thread(target=lambda: _seal_until(sessions, stop_sealing))
+    if design == SEALED:
+        sealer.start()
+    start.wait(timeout=120)
+    began = time.perf_counter()
+    results = [answers.get(timeout=600) for _ in children]
+    seconds = time.perf_counter() - began
+    for child in children:
+        child.join(timeout=60)
+    stop_sealing.set()
+    if design == SEALED:
+        sealer.join()
+    if any(child.exitcode != 0 for child in children):
+        raise RuntimeError("a writer process failed")
+    # The untimed warm-up appends are in the log too: the chain holds them all.
+    expected = per_writer * writers + writers * min(50, per_writer)
+    return AppendRun(
+        design, writers, per_writer * writers, seconds,
+        [ms for each, _ in results for ms in each],
+        [ms for _, each in results for ms in each],
+        _intact(sessions, design, expected),
+        processes=True,
+    )  # fmt: skip
+
+
+def _seal_until(sessions: sessionmaker[Session], stop: threading.Event) -> None:
+    while not stop.wait(SEAL_EVERY):
+        audit.seal(sessions, T0)
 
 
 def _intact(sessions: sessionmaker[Session], design: str, expected: int) -> bool:
@@ -331,7 +427,7 @@ def empty_logs(engine: Engine) -> None:
 
 
 def measure(
-    name: str, engine: Engine, appends: int, entries: int
+    name: str, database: Database, engine: Engine, appends: int, entries: int
 ) -> tuple[list[AppendRun], ChainRun]:
     upgrade_to_head(engine)
     create_old_table(engine)
@@ -350,6 +446,14 @@ def measure(
                 f"{run.entries / run.seconds:.0f} entries/s, chain intact: {run.intact}"
             )
             runs.append(run)
+    for design in (CHAINED, SEALED):
+        empty_logs(engine)
+        run = run_appends_in_processes(database, sessions, design, appends)
+        print(
+            f"{name}, {design}, 2 writer processes: append p99 "
+            f"{percentile(run.append_ms, 0.99):.2f} ms, chain intact: {run.intact}"
+        )
+        runs.append(run)
     empty_logs(engine)
     chain = run_chain(engine, entries)
     print(
@@ -365,8 +469,9 @@ def report(results: list[tuple[str, list[AppendRun], ChainRun]], quick: bool) ->
         "",
         f"Written by `bench/audit.py{' --quick' if quick else ''}` on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC (Python {platform.python_version()}, "
-        "in-process threads; each entry its own transaction; the 0013 chained append as "
-        "the reference, in the same process). Goal: append < "
+        "writers as threads of this process, then as two processes, as two server workers "
+        "are; each entry its own transaction; the 0013 chained append as the reference, in "
+        "the same run). Goal: append < "
         f"{GOAL_P99_MS:g} ms at p99 with two writers.",
         "",
         "| database | design | writers | entries | append p50 | append p99 | "
@@ -378,7 +483,8 @@ def report(results: list[tuple[str, list[AppendRun], ChainRun]], quick: bool) ->
             p99 = percentile(run.append_ms, 0.99)
             goal = ("met" if p99 < GOAL_P99_MS else "missed") if run.writers == 2 else ""
             cells = [
-                name, run.design, str(run.writers), f"{run.entries:,}",
+                name, run.design, f"{run.writers} processes" if run.processes else str(run.writers),
+                f"{run.entries:,}",
                 f"{statistics.median(run.append_ms):.3f} ms", f"{p99:.3f} ms",
                 f"{statistics.median(run.transaction_ms):.3f} ms",
                 f"{percentile(run.transaction_ms, 0.99):.3f} ms",
@@ -413,10 +519,9 @@ def main() -> None:
     entries: int = args.entries or (100_000 if args.quick else 1_000_000)
     results: list[tuple[str, list[AppendRun], ChainRun]] = []
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(
-            f"sqlite:///{Path(folder) / 'audit.db'}", connect_args={"check_same_thread": False}
-        )
-        results.append(("SQLite", *measure("SQLite", engine, appends, entries)))
+        lite = Database(f"sqlite:///{Path(folder) / 'audit.db'}", {"check_same_thread": False})
+        engine = lite.engine()
+        results.append(("SQLite", *measure("SQLite", lite, engine, appends, entries)))
         engine.dispose()
     try:
         admin = make_engine(args.postgres, connect_args={"connect_timeout": 3})
@@ -426,9 +531,10 @@ def main() -> None:
     except Exception:
         print("PostgreSQL not reachable; SQLite only")
     else:
-        engine = make_engine(args.postgres, connect_args={"options": "-csearch_path=audit_bench"})
+        pg = Database(args.postgres, {"options": "-csearch_path=audit_bench"})
+        engine = pg.engine()
         try:
-            results.append(("PostgreSQL", *measure("PostgreSQL", engine, appends, entries)))
+            results.append(("PostgreSQL", *measure("PostgreSQL", pg, engine, appends, entries)))
         finally:
             engine.dispose()
             with admin.begin() as connection:

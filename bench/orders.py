@@ -1207,40 +1207,35 @@ def summarise(stats: pstats.Stats, database: str, count: int, plain_rate: float)
 # What the runs of 2026-12-02 showed, traced to the code; each run re-checks the symptoms
 # (bad starts, keys left running, server errors) in its notes. Drop a cause once fixed.
 CAUSES_FOUND = (
-    "**Fixed since** (the figures above include the first and the third; the second "
-    "came after the run): workers forked while `serve`'s threads held "
-    "database locks (now spawned, web/serving.py); an order placed but answered 500 when "
-    "its Idempotency-Key answer, committed apart, waited out the lock (now kept in the "
-    "order's own transaction); SQLite writers sleeping in the busy handler (now queued "
-    "on a per-engine lock, db.transaction).",
-    "**CPU per order.** 16-19 ms of server CPU per order on SQLite and 22-32 ms on "
-    "PostgreSQL across the runs (in-process, one at a time: 16-18 ms on SQLite; 25-52 ms "
-    "on PostgreSQL, which also waits on its 28 round trips). 300 orders/s needs at most "
-    "3.3 ms per order in one SQLite process, and 6.7 ms per process for PostgreSQL with 2 "
-    "processes on 2 cores (before PostgreSQL's and the client's share): a fifth of today "
-    "or less. Where it goes (profile below): about 29 statements and 17 ORM flushes per "
-    "order (flushes alone about 40 % of `place_order`), the order mail rendered in the "
-    "request, the order rows, pricing, the guest record, the card, and the claim and the "
-    "answer in transactions of their own. Levers: the order, its lines, events, payment "
-    "and outbox rows in one flush (or Core inserts); mail rendered by the sender, not the "
-    "request; the answer kept in the order's transaction.",
-    "**Stock rows locked for most of the order** (orders/service.py `place_order`). "
-    "`catalog.take_stock` runs before the order rows, the card, the processor call and "
-    "the mail, so each sold product's and variant's row stays locked for most of the "
-    "transaction, whose Python shares one GIL with 31 other orders. Sampling "
-    "`pg_stat_activity` every 0.5 s through a 32-client PostgreSQL run: 557 client-backend "
-    "samples `idle in transaction` (Python working while rows are locked), 223 waiting on "
-    "a row lock (`Lock:transactionid`), 26 on `Lock:tuple`; and 4 clients place more "
-    "orders per second than 32 (45-69/s against 29-44/s). Fix: take stock as late as the "
-    "processor call allows (after the order rows and the mail, just before authorising), "
-    "and keep slow work (mail rendering) out of the transaction.",
+    "**Fixed since the first runs** (all in the figures above): workers forked while "
+    "`serve`'s threads held database locks (now spawned, web/serving.py); an order placed "
+    "but answered 500 when its Idempotency-Key answer, committed apart, waited out the "
+    "lock (now kept in the order's own transaction); SQLite writers sleeping in the busy "
+    "handler (now queued on a per-engine lock, db.transaction); stock rows locked for "
+    "most of the order (stock is now taken after the order rows and the mail, just "
+    "before the card and the processor, orders/placing.py); 29 statements and 17 ORM "
+    "flushes per order, now 19.5 statements and no flush (the order, its lines, guest "
+    "record, link, card, payment, events and outbox rows are INSERTs built once; "
+    "bench/order_cpu.py counts them); the demo key read from its file three times an "
+    "order (now once per process, signing.py); an event loop that waited up to 5 ms for "
+    "the GIL behind order threads (workers now switch every 1 ms, app.py).",
+    "**CPU per order, still.** Server CPU per order fell from 16-19 ms to about 4.8 ms "
+    "on SQLite and from 22-32 ms to about 6.7 ms per process on PostgreSQL (in-process, "
+    "one at a time: 3.7-3.9 ms on SQLite, 5.7-6.4 ms on PostgreSQL, bench/order_cpu.py). "
+    "300 orders/s needs at most 3.3 ms per order in one SQLite process, and about 6.7 ms "
+    "per order for the whole machine with 2 PostgreSQL workers, PostgreSQL's own share "
+    "(about 2.7 ms an order here) included. What is left, by a py-spy sample of the "
+    "worker under load: the two commits and SQLAlchemy's per-statement work (about 40 %), "
+    "the order mail rendered in the request (about 12 %), the ASGI and FastAPI layers "
+    "(about 15 %), taking stock (two statements per line plus one per product). Levers "
+    "not taken: render order mails in the sender (the outbox keeps rendered bodies "
+    "today), fewer statements by dialect-specific SQL (a data-modifying CTE for stock on "
+    "PostgreSQL), the claim in autocommit (no BEGIN round trip).",
     "**Cached pages while orders flow.** Orders run in threads of the process whose "
     "event loop answers the cached pages, and a process runs Python one thread at a time "
-    "(the GIL). With one pool thread per order in flight the event loop seldom got it "
-    "(2-11 % of the page's rate); orders now wait for one of `Settings.order_threads` "
-    "(4) without a thread (orders/api.py), which kept 40 % of the page's rate beside "
-    "28 orders/s in a quick SQLite run (25 % in the last full run before). 0.8 still needs orders "
-    "several times cheaper (above).",
+    "(the GIL): 50 orders/s at 4.8 ms each are a quarter of a worker's Python. The ratio "
+    "went from 0.02-0.25 to 0.50-0.67 with cheaper orders, `Settings.order_threads` (4) "
+    "and the 1 ms switch interval; 0.8 needs orders cheaper still (above).",
 )
 
 

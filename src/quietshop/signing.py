@@ -10,6 +10,7 @@ logged, never in the database.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -44,7 +45,21 @@ def signing_key(settings: Settings) -> bytes:
     return _key_file(settings.data_dir / "secret.key")
 
 
+# The demo's key, read once per process and path: it never changes once made, and
+# placing an order asks for the key three times (bench/order_cpu.py).
+_KEY_FILES: dict[Path, bytes] = {}
+
+
 def _key_file(path: Path) -> bytes:
+    known = _KEY_FILES.get(path)
+    if known is not None:
+        return known
+    key = _read_or_make_key_file(path)
+    _KEY_FILES[path] = key
+    return key
+
+
+def _read_or_make_key_file(path: Path) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -66,6 +81,7 @@ def verify(key: bytes, purpose: str, value: str, signature: str) -> bool:
     return hmac.compare_digest(sign(key, purpose, value), signature)
 
 
+@functools.lru_cache(maxsize=64)
 def _sealing_key(key: bytes, purpose: str) -> bytes:
     # One derived key per purpose: the raw key never meets AES, and a sealed value made for
     # one purpose does not open for another.

@@ -35,6 +35,7 @@ from quietshop.accounts.schemas import (
     StaffAccessOut,
     TokenIn,
 )
+from quietshop.db import MAX_ROW_ID
 from quietshop.errors import Unauthorized
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.web.dependencies import (
@@ -55,7 +56,7 @@ REGISTERED_ANSWER = (
     "Thank you. We sent a message to this address: open the link in it to confirm the "
     "address. Then sign in; your customer number is in the message and on your account page."
 )
-AddressId = Annotated[int, Path(ge=1, le=2**31 - 1, description="An address of yours")]
+AddressId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="An address of yours")]
 
 
 def _registry(request: Request) -> PersonalDataRegistry:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,12 +121,14 @@ def register(session: Session, settings: Settings, data: Registration, now: date
 
 
 def _unused_customer_number(session: Session) -> str:
+    connection = session.connection()
     while True:
         number = new_customer_number()
-        if not session.execute(
-            select(Customer.id).where(Customer.customer_number == number)
-        ).first():
+        if not connection.execute(_NUMBER_TAKEN, {"number": number}).first():
             return number
+
+
+_NUMBER_TAKEN = select(Customer.id).where(Customer.customer_number == bindparam("number"))
 
 
 def _queue_verification(
@@ -455,7 +457,9 @@ def guest_buyer(session: Session, name: str, email: str, now: datetime) -> Buyer
         session,
         _clean_name(name),
         _clean_email(email),
-        lambda: _unused_customer_number(session),
+        # Drawn without a look-up first: the guest's INSERT skips a taken number, and
+        # guests.guest then draws again (one statement fewer in every guest order).
+        new_customer_number,
         now,
     )
 

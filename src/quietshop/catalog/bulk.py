@@ -224,7 +224,10 @@ def roomy_cache(session: Session) -> Iterator[None]:
     try:
         yield
     finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {before:d}")
+        # An invalidated connection (a disconnect, or an interrupt inside a statement) is
+        # closed with its cache: setting it back would only raise, hiding the block's error.
+        if not connection.invalidated:
+            connection.exec_driver_sql(f"PRAGMA cache_size = {before:d}")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import csv
 import json
 import operator
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, NamedTuple
@@ -155,18 +156,26 @@ def _text_cell(raw: str) -> str:
     return cell[1:] if cell.startswith(TEXT_MARK) else cell
 
 
+def _named(names: list[str]) -> str:
+    # A spreadsheet's stray trailing comma makes a column without a name: say so.
+    return ", ".join(name or "(a column without a name)" for name in names)
+
+
 def _check_header(header: list[str]) -> list[str]:
     names = [_text_cell(name).lower() for name in header]
-    missing = [name for name in COLUMNS if name not in names]
-    unknown = sorted({name for name in names if name not in COLUMNS})
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    # Counted once: a hostile header of half a million names made a count per name
+    # (list.count) take an hour.
+    counts = Counter(names)
+    missing = [name for name in COLUMNS if name not in counts]
+    unknown = sorted(name for name in counts if name not in COLUMNS)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append("missing " + _named(missing))
     if unknown:
-        problems.append("unknown " + ", ".join(unknown[:10]))
+        problems.append("unknown " + _named(unknown[:10]))
     if repeated:
-        problems.append("repeated " + ", ".join(repeated))
+        problems.append("repeated " + _named(repeated[:10]))
     if problems:
         raise Unreadable(
             RowError(1, "header", "; ".join(problems) + f" (the columns: {', '.join(COLUMNS)})")
@@ -368,7 +377,7 @@ def _parsed_options(value: str) -> dict[str, str] | str:
         return admin.checked_options(parsed)
     except InvalidInput as error:
         return error.message
-    except ValueError:  # json's errors too
+    except (ValueError, RecursionError):  # json's errors too; [[[[... nested too deep
         return 'a JSON object of texts, such as {"length": "2 m"}'
 
 
@@ -398,9 +407,13 @@ def _variant(row: Row, options: OptionTexts, errors: list[RowError]) -> VariantD
     check = _Check(row.line, errors)
     sku = check.sku("variant_sku", cells.variant_sku)
     price = check.price("price", cells.price)
-    was_price = check.price("was_price", cells.was_price) if cells.was_price else None
-    if was_price is not None and was_price <= price:
-        check.fail("was_price", "must be above the price (or empty)")
+    was_price = None
+    if cells.was_price:
+        found = len(errors)
+        was_price = check.price("was_price", cells.was_price)
+        # Compared only when it is a price: a bad cell gets one error, not a second.
+        if len(errors) == found and was_price <= price:
+            check.fail("was_price", "must be above the price (or empty)")
     return VariantDraft(
         sku=sku,
         price_cents=price,

@@ -125,19 +125,22 @@ class _Change:
 EVERYTHING = _Change(everything=True)
 
 
+# Built once. One row (a sale of one product) is a plain execute: RETURNING over a list
+# takes SQLAlchemy's insertmanyvalues path, which costs more than a single insert; several
+# rows still go in one statement (one round trip on PostgreSQL).
+_RECORD_CHANGE = insert(CatalogChange).returning(CatalogChange.id)
+
+
 def _record(session: Session, changes: Sequence[_Change]) -> None:
     """Log ``changes`` in the caller's transaction; now and then prune old rows."""
     if not changes:
         return
     connection = session.connection()
-    ids = (
-        connection.execute(
-            insert(CatalogChange).returning(CatalogChange.id),
-            [asdict(change) for change in changes],
-        )
-        .scalars()
-        .all()
-    )
+    rows = [asdict(change) for change in changes]
+    if len(rows) == 1:
+        ids = [connection.execute(_RECORD_CHANGE, rows[0]).scalar_one()]
+    else:
+        ids = list(connection.execute(_RECORD_CHANGE, rows).scalars())
     if any(change.everything for change in changes):
         connection.execute(
             update(CatalogState)

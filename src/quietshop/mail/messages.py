@@ -69,14 +69,20 @@ class MailTemplates:
         loader = FileSystemLoader(TEMPLATES_DIR)
         common = {"shop_name": shop_name, "shop_address": shop_address, "base_url": base_url}
         # Plain-text parts and subjects are not HTML: escaping would print "&amp;" to readers.
+        # auto_reload off, as for the pages: the templates ship with the code, and checking
+        # each file's mtime cost every order mail a handful of stat calls.
         self._text = Environment(
             loader=loader,
             autoescape=False,  # noqa: S701
             undefined=StrictUndefined,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
         self._html = Environment(
-            loader=loader, autoescape=select_autoescape(["html"]), undefined=StrictUndefined
+            loader=loader,
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            auto_reload=False,
         )
         self._subject = Environment(autoescape=False, undefined=StrictUndefined)  # noqa: S701
         for env in (self._text, self._html, self._subject):

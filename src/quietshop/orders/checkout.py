@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from quietshop.accounts import service as accounts
@@ -166,13 +166,16 @@ def shipping_countries(session: Session) -> list[str]:
 
 
 def tax_rates(session: Session, country: str) -> list[pricing.TaxRate]:
-    rows = session.execute(
-        select(TaxRate.tax_class, TaxRate.rate_basis_points).where(TaxRate.country == country)
-    )
+    rows = session.connection().execute(_TAX_RATES, {"country": country})
     return [
         pricing.TaxRate(country=country, tax_class=tax_class, rate_basis_points=basis_points)
         for tax_class, basis_points in rows
     ]
+
+
+_TAX_RATES = select(TaxRate.tax_class, TaxRate.rate_basis_points).where(
+    TaxRate.country == bindparam("country")
+)
 
 
 def _discount_row(session: Session, typed: str | None) -> DiscountCode | None:

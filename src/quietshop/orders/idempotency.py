@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -306,17 +306,21 @@ def record(
         raise ValueError(f"not an answer to keep: {status_code}")
     if holds_card_number(body):
         raise ValueError("refusing to store an answer that holds a card number")
-    session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.scope == scope,
-            IdempotencyKey.key == key,
-            IdempotencyKey.status == "running",
-            IdempotencyKey.expires_at > now,
-        )
-        .values(status="done", response_status=status_code, response_body=body)
-        .execution_options(synchronize_session=False)
+    values = {"claim_scope": scope, "claim_key": key, "now": now, "code": status_code, "body": body}
+    session.connection().execute(_RECORD_ANSWER, values)
+
+
+# Built once: every placed order records its answer.
+_RECORD_ANSWER = (
+    update(IdempotencyKey)
+    .where(
+        IdempotencyKey.scope == bindparam("claim_scope"),
+        IdempotencyKey.key == bindparam("claim_key"),
+        IdempotencyKey.status == "running",
+        IdempotencyKey.expires_at > bindparam("now"),
     )
+    .values(status="done", response_status=bindparam("code"), response_body=bindparam("body"))
+)
 
 
 def abandon(sessions: sessionmaker[Session], scope: str, key: str) -> None:

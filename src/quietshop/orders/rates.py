@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from quietshop.accounts import service as accounts
 from quietshop.audit import service as audit
+from quietshop.db import MAX_ROW_ID
 from quietshop.errors import Conflict, InvalidInput, NotFound
 from quietshop.orders import pricing
 from quietshop.orders.models import (
@@ -353,7 +354,7 @@ def _row(session: Session, model: type[Editable], row_id: int | None, what: str)
     """The row to replace (None when adding); NotFound for an id that is not there."""
     if row_id is None:
         return None
-    row = session.get(model, row_id) if 0 < row_id < 2**31 else None
+    row = session.get(model, row_id) if 0 < row_id <= MAX_ROW_ID else None
     if row is None:
         raise NotFound(what)
     return row

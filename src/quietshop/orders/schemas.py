@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.orders.checkout import MAX_LINES, MAX_QUANTITY
 
 
@@ -136,9 +137,9 @@ class PlaceOrderIn(Strict):
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
     guest: GuestIn | None = Field(None, description="Required when not signed in")
     shipping_address: CheckoutAddressIn | None = None
-    shipping_address_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    shipping_address_id: int | None = Field(None, ge=1, le=MAX_ROW_ID)
     billing_address: CheckoutAddressIn | None = None
-    billing_address_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    billing_address_id: int | None = Field(None, ge=1, le=MAX_ROW_ID)
     billing_same_as_shipping: bool = True
     shipping_method: MethodCode
     discount_code: DiscountCodeText | None = None

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from quietshop.accounts import service as accounts
+from quietshop.db import MAX_ROW_ID
 from quietshop.orders import service as orders
 from quietshop.staff import callers
 from quietshop.staff.access import ACTION_KEY, Listed, declares, table
@@ -37,7 +38,7 @@ router = APIRouter(prefix=PREFIX, tags=["staff"], route_class=SignedInRoute)
 Number = Annotated[
     str, Path(min_length=1, max_length=40, description="The customer number, e.g. 2442 7250 94")
 ]
-AddressId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AddressId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 REFUSED: Responses = {
     403: {"description": "forbidden (your roles do not allow this) or policies_pending"},
     404: {"description": "No open account has this customer number"},

@@ -21,6 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.staff import disclosures
 from quietshop.staff.access import ACTION_KEY, Office, declares, staff_access, table
@@ -118,7 +119,7 @@ def disclose(request: Request, number: Number, body: LegalBasisIn) -> DisclosedO
 def past(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=disclosures.MAX_PAGE)] = 25,
-    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> DisclosuresOut:
     """Past disclosures, newest first: when, by whom, whose data, the basis, the kinds."""
     with staff_access(request, Action.LEGAL_DISCLOSURE) as office:

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from quietshop.accounts import service as accounts
+from quietshop.db import MAX_ROW_ID
 from quietshop.mail import service as mail
 from quietshop.orders import service as orders
 from quietshop.staff.access import ACTION_KEY, Office, declares, staff_access, table
@@ -38,7 +39,7 @@ from quietshop.web.routing import DomainSite, Responses, SignedInRoute
 PREFIX = "/api/v1/staff"
 router = APIRouter(prefix=PREFIX, tags=["staff"], route_class=SignedInRoute)
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 CapturedKey = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
 REFUSED: Responses = {
     403: {"description": "forbidden (your roles do not allow this) or policies_pending"},
@@ -191,7 +192,7 @@ def outbox(
     status: Annotated[str | None, Query(max_length=20, description="queued, sent, ...")] = None,
     purpose: Annotated[str | None, Query(max_length=20, description="order_update, ...")] = None,
     limit: Annotated[int, Query(ge=1, le=mail.MAX_OUTBOX_PAGE)] = 25,
-    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> OutboxOut:
     """Outbox messages: status, purpose, attempts and times for every reader; recipient
     and subject only for the roles the need-to-know table grants them."""

@@ -27,6 +27,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.errors import InvalidInput
 from quietshop.mail import service as mail
 from quietshop.staff.access import ACTION_KEY, Office, declares, staff_access, table
@@ -37,7 +38,7 @@ from quietshop.web.routing import DomainSite, Responses, SignedInRoute
 PREFIX = "/api/v1/staff/mailings"
 router = APIRouter(prefix=PREFIX, tags=["staff"], route_class=SignedInRoute)
 
-MailingId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MailingId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 MAX_SUBJECT_TYPED = 1_000  # the rule is mail's (200); past this the body is not parsed at all
 MAX_TEXT_TYPED = 80 * 1024  # the rule is 64 KiB of UTF-8; a little room for the rule to say so
 # A 64 KiB text is more than the API's default request size once it is JSON.
@@ -122,7 +123,7 @@ def _shown(office: Office, rows: list[dict[str, Any]]) -> list[MailingOut]:
 def mailings(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=mail.MAX_MAILINGS_PAGE)] = 25,
-    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> MailingsOut:
     """Mailings written, newest first: subject, when written and sent, and to how many."""
     with staff_access(request, Action.SEND_MAILINGS, write=False) as office:

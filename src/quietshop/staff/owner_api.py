@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.staff import owner, service
 from quietshop.staff.access import declares
 from quietshop.staff.auth import staff_session
@@ -45,7 +46,7 @@ CHANGES: Responses = {
     **FORBIDDEN,
     409: {"description": "last_owner: the shop would have no active owner left"},
 }
-StaffId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+StaffId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _member_out(member: service.StaffSummary) -> StaffMemberOut:

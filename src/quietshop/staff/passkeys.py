@@ -48,7 +48,7 @@ from webauthn.helpers.structs import (
 )
 
 from quietshop.audit import service as audit
-from quietshop.db import transaction
+from quietshop.db import MAX_ROW_ID, transaction
 from quietshop.errors import InvalidInput, NotFound
 from quietshop.staff import signin
 from quietshop.staff.models import StaffMember, StaffPasskey, StaffPasskeyChallenge
@@ -325,7 +325,7 @@ def remove_passkey(
 def _remove(
     session: Session, staff: SignedInStaff, passkey_id: int, password: str, now: datetime
 ) -> signin.PasswordRefused | None:
-    passkey = session.get(StaffPasskey, passkey_id) if 0 < passkey_id < 2**31 else None
+    passkey = session.get(StaffPasskey, passkey_id) if 0 < passkey_id <= MAX_ROW_ID else None
     if passkey is None or passkey.staff_id != staff.id:
         raise NotFound("passkey")
     refused = signin.confirm_password(session.get_one(StaffMember, staff.id), password, now)

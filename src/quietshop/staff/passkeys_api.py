@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request, Response
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.staff import passkeys
 from quietshop.staff.auth import staff_session
 from quietshop.staff.schemas import (
@@ -92,7 +93,7 @@ def list_own(request: Request) -> PasskeyListOut:
 def remove(
     request: Request,
     body: PasskeyRemoveIn,
-    passkey_id: int = Path(ge=1, le=2**31 - 1),
+    passkey_id: int = Path(ge=1, le=MAX_ROW_ID),
 ) -> Response:
     """Remove one of your passkeys; the password confirms it (a wrong one is 400 on
     ``password`` and counts toward the ten failures that lock the account)."""

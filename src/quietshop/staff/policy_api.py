@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.staff import policies
 from quietshop.staff.auth import staff_session
 from quietshop.staff.need_to_know import ACTION_ROLES, Action
@@ -39,7 +40,7 @@ PREFIX = "/api/v1/staff/policies"
 router = APIRouter(prefix=PREFIX, tags=["staff"], route_class=SignedInRoute)
 
 FORBIDDEN: Responses = {403: {"description": "forbidden: your roles do not allow this"}}
-PolicyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PolicyId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _policy_out(policy: policies.PolicyVersion) -> PolicyOut:

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.orders import service as orders
 from quietshop.staff.access import declares
 from quietshop.staff.auth import SignedInStaff, staff_session
@@ -48,7 +49,7 @@ WRITES: Responses = {
     409: {"description": "conflict: the row clashes with another (same code, same country)"},
 }
 RegionCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _editor(staff: SignedInStaff, action: Action) -> orders.RateEditor:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.staff.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from quietshop.staff.roles import Role
 
@@ -45,7 +46,7 @@ class SignInWithCode(Strict):
 # base64url. Each text is bounded by what authenticators send (a credential id is at most
 # 1023 bytes); what the bytes hold is the service's to check.
 
-ChallengeId = Annotated[int, Field(ge=1, le=2**31 - 1, description="From the options call")]
+ChallengeId = Annotated[int, Field(ge=1, le=MAX_ROW_ID, description="From the options call")]
 Base64Url = Annotated[str, Field(max_length=4096, pattern=r"^[A-Za-z0-9_-]*={0,2}$")]
 CredentialIdText = Annotated[str, Field(min_length=1, max_length=1400)]
 

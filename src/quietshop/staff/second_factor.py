@@ -39,6 +39,7 @@ from webauthn import verify_authentication_response
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_client_data_json
 from webauthn.helpers.exceptions import WebAuthnException
 
+from quietshop.db import MAX_ROW_ID
 from quietshop.keyring import Keyring, Sealed
 from quietshop.settings import Settings
 from quietshop.staff.models import StaffMember, StaffPasskey, StaffPasskeyChallenge
@@ -260,7 +261,9 @@ def challenge_refusal(
     """Why challenge ``challenge_id`` cannot be spent by this ceremony (None: it can): it
     must exist, have been handed out for ``purpose`` (to ``staff_id``, NULL for signing
     in), be unspent and unexpired, and be the challenge ``signed``."""
-    row = session.get(StaffPasskeyChallenge, challenge_id) if 0 < challenge_id < 2**31 else None
+    row = (
+        session.get(StaffPasskeyChallenge, challenge_id) if 0 < challenge_id <= MAX_ROW_ID else None
+    )
     if row is None:
         return FactorOutcome.CHALLENGE_UNKNOWN
     if row.purpose != purpose.value or row.staff_id != staff_id:

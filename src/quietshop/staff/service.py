@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from quietshop.audit import service as audit
+from quietshop.db import MAX_ROW_ID
 from quietshop.errors import Conflict, InvalidInput, NotFound
 from quietshop.keyring import DecryptionFailed, Keyring, open_keyring
 from quietshop.settings import Settings
@@ -199,7 +200,7 @@ def _replace_roles(session: Session, staff_id: int, roles: frozenset[Role]) -> N
 
 def _member(session: Session, who: StaffRef) -> StaffMember:
     if isinstance(who, int):
-        member = session.get(StaffMember, who) if 0 < who < 2**31 else None
+        member = session.get(StaffMember, who) if 0 < who <= MAX_ROW_ID else None
     else:
         member = signin.member_by_email(session, who)
     if member is None:
