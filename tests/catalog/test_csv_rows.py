@@ -642,12 +642,34 @@ def test_an_interrupt_inside_a_statement_is_the_error_that_comes_out(tmp_path: P
         engine.dispose()
 
 
+def plan_cache_mode(db: Session) -> str:
+    return str(db.connection().exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+
 @POSTGRES_ONLY
-def test_elsewhere_roomy_cache_sends_nothing_and_lets_errors_through(db: Session) -> None:
-    with statements_on(db.connection()) as seen:
-        with pytest.raises(LookupError, match="inside"), bulk.roomy_cache(db):
-            raise LookupError("raised inside the block")
-        assert seen == []
+def test_on_postgresql_an_import_plans_each_statement_for_its_values(
+    db: Session, shop: SmallCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generic plan costed on the empty table made a large import's look-ups scan it
+    (bench/catalog_import.py); during the import the plans are custom, and after it the
+    transaction has its own mode again."""
+    own = plan_cache_mode(db)
+    during: list[str] = []
+    upsert = bulk.upsert_products
+
+    def upsert_and_look(session: Session, *args: Any, **kwargs: Any) -> bulk.UpsertCounts:
+        during.append(plan_cache_mode(session))
+        return upsert(session, *args, **kwargs)
+
+    monkeypatch.setattr(bulk, "upsert_products", upsert_and_look)
+    assert run_import(db, csv_bytes(row(product_sku="PG-1"))).created == 1
+    assert during == ["force_custom_plan"] and plan_cache_mode(db) == own
+
+
+@POSTGRES_ONLY
+def test_on_postgresql_an_error_in_the_block_comes_out_as_itself(db: Session) -> None:
+    with pytest.raises(LookupError, match="inside"), bulk.roomy_cache(db):
+        raise LookupError("raised inside the block")
     assert db.execute(select(Product.id).limit(1)).all() == []  # the transaction goes on
 
 
