@@ -214,11 +214,11 @@ BULK_CACHE_KIB = 64 * 1024
 @contextmanager
 def roomy_cache(session: Session) -> Iterator[None]:
     """Settings for a bulk write on this session's connection while the block runs, and
-    its own again after. SQLite: a page cache of ``BULK_CACHE_KIB``. PostgreSQL: a plan
-    made for each statement's values (``plan_cache_mode``), see ``_custom_plans``."""
+    its own again after. SQLite: a page cache of ``BULK_CACHE_KIB``. PostgreSQL: plans
+    that use the key indexes whatever the statistics say (``_BULK_PLANNER``)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        with _custom_plans(connection):
+        with _index_plans(connection):
             yield
         return
     if connection.dialect.name != "sqlite":
@@ -235,23 +235,38 @@ def roomy_cache(session: Session) -> Iterator[None]:
             connection.exec_driver_sql(f"PRAGMA cache_size = {before:d}")
 
 
+# What a bulk write asks of PostgreSQL's planner, with the values each setting may be
+# given back (a value read from SHOW goes into SQL text only if it is one of these).
+#
+# plan_cache_mode: psycopg prepares a statement run five times, and PostgreSQL then keeps
+# one generic plan for it, costed on the table as it was: empty at the start of a large
+# import. The SKU and slug look-ups of every later batch then scanned the growing table
+# (50,000 products: 840 a second against 6,700 for 5,000, bench/catalog_import.py).
+# enable_seqscan: every statement of an import finds rows by an indexed key; with
+# statistics from before the import (a table that grew inside this transaction, or whose
+# last ANALYZE came before the previous import) the planner still took a parallel scan of
+# the whole table for 500 keys (9 ms against 1 ms a batch at 50,000 products). Off, a scan
+# is only costed high: a query without a usable index still runs.
+_BULK_PLANNER = {"plan_cache_mode": "force_custom_plan", "enable_seqscan": "off"}
+_PLANNER_VALUES = {
+    "plan_cache_mode": frozenset({"auto", "force_custom_plan", "force_generic_plan"}),
+    "enable_seqscan": frozenset({"on", "off"}),
+}
+
+
 @contextmanager
-def _custom_plans(connection: Connection) -> Iterator[None]:
-    """psycopg prepares a statement run five times, and PostgreSQL then keeps one generic
-    plan for it, costed on the table as it was: empty at the start of a large import. The
-    SKU and slug look-ups of every later batch then scanned the growing table (50,000
-    products: 840 a second against 6,700 for 5,000, bench/catalog_import.py). Planned for
-    their values they use the unique indexes throughout."""
-    before = str(connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+def _index_plans(connection: Connection) -> Iterator[None]:
+    """``_BULK_PLANNER`` for this transaction while the block runs, its own values after."""
+    before = {name: str(connection.exec_driver_sql(f"SHOW {name}").scalar_one())
+              for name in _BULK_PLANNER}  # fmt: skip
+    for name, value in _BULK_PLANNER.items():
+        connection.exec_driver_sql(f"SET LOCAL {name} = {value}")
     # Not in a ``finally``: an error in the block leaves the transaction to be rolled
     # back, which ends SET LOCAL too (and a failed transaction would refuse the SET).
     yield
-    mode = before if before in _PLAN_MODES else "auto"  # never text from elsewhere in SQL
-    connection.exec_driver_sql(f"SET LOCAL plan_cache_mode = {mode}")
-
-
-_PLAN_MODES = frozenset({"auto", "force_custom_plan", "force_generic_plan"})
+    for name, value in before.items():
+        if value in _PLANNER_VALUES[name]:
+            connection.exec_driver_sql(f"SET LOCAL {name} = {value}")
 
 
 @dataclass(frozen=True)
