@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from quietshop import __version__
 from quietshop.accounts import personal_data as accounts_personal_data
 from quietshop.accounts import routes as accounts_routes
+from quietshop.analytics.visitors import DailySalts
 from quietshop.catalog import routes as catalog_routes
 from quietshop.catalog import service as catalog_service
 from quietshop.catalog.memo import CatalogMemo
@@ -172,6 +173,8 @@ def build_app(
         write_log=access_log.write if access_log else None,
         log_policy=log_policy(),
         clock=clock,
+        # P5: a private route's line carries the day's visitor hash, not the address.
+        private_client=DailySalts(sessions).visitor,
     )
     return AssembledApp(
         asgi=asgi, fastapi=api, state=state, page_cache=cache, access_log=access_log

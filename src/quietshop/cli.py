@@ -123,6 +123,7 @@ def worker(
 def _serve_with_mail(settings: Settings, workers: int) -> None:
     """The embedded default: the web server, the mail sender beside it, and for the demo a
     local SMTP server whose captured mail `quietshop mail list` shows."""
+    from quietshop.analytics.background import start_salt_destruction
     from quietshop.mail.background import start_background_sender
     from quietshop.mail.local_smtp import start_local_smtp
     from quietshop.orders.background import start_housekeeping
@@ -144,9 +145,12 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
         sender = start_background_sender(make_session_factory(engine), settings)
     housekeeping = start_housekeeping(make_session_factory(engine), settings)
     staff_housekeeping = start_staff_housekeeping(make_session_factory(engine), settings)
+    # Destroys a closed day's visitor salts at once, then every minute (P5).
+    salt_destruction = start_salt_destruction(make_session_factory(engine))
     try:
         run_server(settings, workers=workers, target=APP_TARGET)
     finally:
+        salt_destruction.stop()
         staff_housekeeping.stop()
         housekeeping.stop()
         if sender is not None:

@@ -1,6 +1,7 @@
 """Every domain's tables on one metadata, for Alembic and the drift check."""
 
 from quietshop.accounts import models as accounts_models
+from quietshop.analytics import models as analytics_models
 from quietshop.audit import models as audit_models
 from quietshop.catalog import models as catalog_models
 from quietshop.db import Base
@@ -14,6 +15,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "analytics_models",
     "audit_models",
     "catalog_models",
     "mail_models",

@@ -1,6 +1,8 @@
 """The access log, in Combined Log Format, written so that no line points at a person (P5).
 
-Kept: client IP, time, method, path, status, bytes, referrer, User-Agent.
+Kept: client IP, time, method, path, status, bytes, referrer, User-Agent. On a private
+route's line the IP's field holds the day's visitor hash instead (``privacy.py``, with the
+hasher ``app.py`` hands it), or ``-``: never the address.
 Never kept: the remote-user field (always ``-``), query parameters outside the ones the
 domains declared, or a declared one whose value does not validate (so never a search
 text, an address or a token), the raw path of a private route (logged by its template,

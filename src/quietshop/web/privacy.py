@@ -1,5 +1,6 @@
 """The privacy middleware: no cookies in or out (P1), same-origin only (P2), HSTS (P3),
-and an access log that names no one (P5).
+and an access log that names no one (P5): a private route's line shows a visitor hash,
+or "-", where a public one shows the client's address.
 
 It wraps the whole application, outside Starlette's error handling, so every answer,
 a 500 included, carries the headers and is logged.
@@ -8,7 +9,9 @@ a 500 included, carries the headers and is logged.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from datetime import datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +40,15 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-resource-policy", b"same-origin"),
 )
 _SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
+# (client address, User-Agent, the line's time) -> what a private route's line shows in the
+# address field: the day's visitor hash (analytics/, handed over by app.py), which no one
+# can recompute once its day's salt is destroyed, or "-".
+PrivateClient = Callable[[str, str, datetime], str]
+# What may stand in that field: one token of a few characters, so an answer can never
+# forge or shift the line's other fields.
+_CLIENT_FIELD = re.compile(r"[A-Za-z0-9.:_-]{1,64}")
 
 
 class CookieLeakError(RuntimeError):
@@ -81,12 +93,14 @@ class PrivacyMiddleware:
         write_log: Callable[[str], None] | None,
         log_policy: LogPolicy,
         clock: Clock,
+        private_client: PrivateClient | None = None,
     ) -> None:
         self.app = app
         self.strict = strict
         self.write_log = write_log
         self.log_policy = log_policy
         self.clock = clock
+        self.private_client = private_client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,14 +140,31 @@ class PrivacyMiddleware:
         template = getattr(route, "path_format", None) or getattr(route, "path", None)
         client = scope.get("client")
         query = scope.get("query_string", b"").decode("latin-1")
+        when = self.clock()
+        user_agent = _header_value(headers, b"user-agent").decode("latin-1") or "-"
+        client_ip = client[0] if client else "-"
+        if self.log_policy.private_prefix(scope["path"]) is not None:
+            client_ip = self._private_client(client_ip, user_agent, when)
         return format_line(
-            client_ip=client[0] if client else "-",
-            when=self.clock(),
+            client_ip=client_ip,
+            when=when,
             method=scope["method"],
             target=self.log_policy.target(scope["path"], query, template),
             http_version=scope.get("http_version", "1.1"),
             status=status,
             sent_bytes=sent_bytes,
             referrer=self.log_policy.referrer(_header_value(headers, b"referer").decode("latin-1")),
-            user_agent=_header_value(headers, b"user-agent").decode("latin-1") or "-",
+            user_agent=user_agent,
         )
+
+    def _private_client(self, client_ip: str, user_agent: str, when: datetime) -> str:
+        """A private route's line never holds the address (P5): the visitor hash, or "-"
+        when there is none (no hasher, or it failed)."""
+        if self.private_client is None or client_ip == "-":
+            return "-"
+        try:
+            shown = self.private_client(client_ip, user_agent, when)
+        except Exception:
+            logger.exception("no visitor hash for an access-log line; '-' written")
+            return "-"
+        return shown if _CLIENT_FIELD.fullmatch(shown) and shown != client_ip else "-"
