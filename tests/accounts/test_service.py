@@ -207,6 +207,37 @@ def test_idle_and_absolute_expiry(db: Session, account_settings: Settings) -> No
         tokens.authenticate(db, idle, account_settings, T0 + timedelta(minutes=31))
 
 
+def test_token_and_registration_times_are_kept_to_the_minute(
+    db: Session, account_settings: Settings
+) -> None:
+    """P5 (issue 10): a sign-in's or registration's access-log line is stamped to the
+    second; the records keep the minute, so no time in them picks that line out. The
+    limits still hold: the token idles out at most a minute early, never late."""
+    from quietshop.accounts.models import CustomerToken
+
+    signed_in_at = T0 + timedelta(seconds=47, microseconds=123)
+    account = make_customer(db, account_settings)
+    token = token_for(db, account_settings, account, now=signed_in_at)
+    row = db.execute(select(CustomerToken)).scalar_one()
+    assert row.created_at == row.last_used_at == T0
+    assert row.expires_at == T0 + timedelta(hours=account_settings.token_absolute_hours)
+    used_at = T0 + timedelta(minutes=5, seconds=31)
+    tokens.touch(db, tokens.authenticate(db, token, account_settings, used_at).token_id, used_at)
+    db.expire_all()
+    assert db.execute(select(CustomerToken.last_used_at)).scalar_one() == T0 + timedelta(minutes=5)
+    idle = timedelta(minutes=account_settings.token_idle_minutes)
+    assert tokens.authenticate(db, token, account_settings, T0 + timedelta(minutes=5) + idle / 2)
+    with pytest.raises(Unauthorized):
+        tokens.authenticate(db, token, account_settings, T0 + timedelta(minutes=5) + idle)
+
+    registration = service.Registration("Ann Lee", "ann.minute@example.org", "a long passphrase 9")
+    service.register(db, account_settings, registration, signed_in_at)
+    customer = db.execute(
+        select(Customer).where(Customer.email == "ann.minute@example.org")
+    ).scalar_one()
+    assert customer.created_at == customer.password_changed_at == T0
+
+
 def test_sign_out_and_sign_out_everywhere(db: Session, account_settings: Settings) -> None:
     account = make_customer(db, account_settings)
     first, second, third = (token_for(db, account_settings, account) for _ in range(3))

@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from quietshop.accounts.models import Customer, CustomerToken
+from quietshop.clock import to_the_minute
 from quietshop.errors import Unauthorized
 from quietshop.settings import Settings
 
 # Writing last_used_at on every request would make every read a write; a minute's
-# precision is plenty for a 30-minute idle limit.
+# precision is plenty for a 30-minute idle limit (and it is all the record keeps).
 TOUCH_INTERVAL = timedelta(seconds=60)
 MAX_TOKEN_CHARS = 100
 
@@ -35,13 +36,16 @@ def absolute_expiry(settings: Settings, issued_at: datetime) -> datetime:
 
 def issue(session: Session, customer: Customer, settings: Settings, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
+    # To the minute, the expiry too (it is the sign-in time plus a constant): the idle and
+    # absolute limits need no finer, and the sign-in's access-log line is to the second.
+    issued = to_the_minute(now)
     session.add(
         CustomerToken(
             customer_id=customer.id,
             token_hash=digest(token),
-            created_at=now,
-            last_used_at=now,
-            expires_at=absolute_expiry(settings, now),
+            created_at=issued,
+            last_used_at=issued,
+            expires_at=absolute_expiry(settings, issued),
         )
     )
     session.flush()
@@ -107,11 +111,13 @@ def authenticate(session: Session, token: str, settings: Settings, now: datetime
 
 
 def touch(session: Session, token_id: int, now: datetime) -> None:
-    """Record a use of the token (at most once a minute: see ``Authenticated.touch_due``)."""
+    """Record a use of the token (at most once a minute: see ``Authenticated.touch_due``),
+    to the minute: a token may idle out up to a minute early, never late."""
+    used = to_the_minute(now)
     session.execute(
         update(CustomerToken)
-        .where(CustomerToken.id == token_id, CustomerToken.last_used_at < now)
-        .values(last_used_at=now)
+        .where(CustomerToken.id == token_id, CustomerToken.last_used_at < used)
+        .values(last_used_at=used)
     )
 
 

@@ -551,6 +551,11 @@ NOBODY: Mapping[str, str] = MappingProxyType(
             _columns("staff_members", "enrolment_token_hash"),
             _columns("staff_sessions", "token_hash"),
         ),
+        **_nobody(
+            "the day's visitor salt (analytics/visitors.py, P5): read by no one, so a "
+            "visitor hash cannot be recomputed, and destroyed when its day closes",
+            _columns("analytics_salts", "day salt created_at"),
+        ),
     }
 )
 
