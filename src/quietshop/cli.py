@@ -124,6 +124,7 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     """The embedded default: the web server, the mail sender beside it, and for the demo a
     local SMTP server whose captured mail `quietshop mail list` shows."""
     from quietshop.analytics.background import start_salt_destruction
+    from quietshop.analytics.log_retention import AccessLogRetention, start_log_retention
     from quietshop.mail.background import start_background_sender
     from quietshop.mail.local_smtp import start_local_smtp
     from quietshop.orders.background import start_housekeeping
@@ -147,9 +148,15 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
     staff_housekeeping = start_staff_housekeeping(make_session_factory(engine), settings)
     # Destroys a closed day's visitor salts at once, then every minute (P5).
     salt_destruction = start_salt_destruction(make_session_factory(engine))
+    # Rotates the access log daily and deletes the days past the retention, at once, then
+    # every minute (P5); one process does it, the workers only follow the rename.
+    log_retention = start_log_retention(
+        AccessLogRetention(settings.access_log_path, settings.access_log_retention_days)
+    )
     try:
         run_server(settings, workers=workers, target=APP_TARGET)
     finally:
+        log_retention.stop()
         salt_destruction.stop()
         staff_housekeeping.stop()
         housekeeping.stop()

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Tests set this so a Set-Cookie raises instead of being stripped and logged.
     strict_privacy_guard: bool = False
     access_log_enabled: bool = True
+    # Days a day's rotated access log (raw addresses and all) is kept before serve deletes
+    # it (P5, issue 10): access.log.YYYY-MM-DD goes once that day is more than this old.
+    access_log_retention_days: int = Field(30, ge=1, le=3650)
     # Orders and payments (P8). "manual": billing staff take the card on their own terminal
     # and record the answer; "simulator": deterministic test cards, no money moves (demo).
     payment_processor: Literal["manual", "simulator"] = "manual"

@@ -13,6 +13,7 @@ prefixes and its loggable parameters, and ``app.py`` puts them into one ``LogPol
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -30,6 +31,8 @@ _MAX_LOGGED_PATH = 512
 _MAX_LOGGED_VALUE = 80
 
 QueryRule = Callable[[str], bool]
+
+logger = logging.getLogger("quietshop.access_log")
 
 
 def _quote(value: str) -> str:
@@ -136,19 +139,72 @@ def format_line(
     )
 
 
+# Where a line's time starts: after "host - - [" (format_line writes ident and user as "-").
+_STAMP_START = " - - ["
+_MINUTE_CHARS = len("02/Dec/2026:15:04")
+
+
+def _line_minute(line: str) -> str | None:
+    """The minute of a line format_line wrote ("02/Dec/2026:15:04"), read off the line."""
+    at = line.find(_STAMP_START)
+    if at < 0:
+        return None
+    start = at + len(_STAMP_START)
+    return line[start : start + _MINUTE_CHARS]
+
+
+def _open_for_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+
 class AccessLogFile:
-    """Appends whole lines with O_APPEND so several worker processes can share one file."""
+    """Appends whole lines with O_APPEND so several worker processes can share one file.
+
+    ``serve`` renames the file once its day is over (``analytics/log_retention.py``). A
+    writer notices within a minute: when a line's minute differs from the minute it last
+    looked, it compares the path's inode with its own descriptor's and reopens the path if
+    they differ or the path is gone. So write() stats once a minute, not once a line; the
+    lines of that minute land whole in the renamed file, each with its own time, and none
+    is lost. The minute is read off the line, so every caller's one-argument write (the
+    middleware's, a test's ``list.append``) stays as it is.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._fd = _open_for_append(path)
+        self._looked_in_minute: str | None = None
         self._lock = threading.Lock()
 
     def write(self, line: str) -> None:
+        minute = _line_minute(line)
         with self._lock:
-            if self._fd >= 0:
-                os.write(self._fd, line.encode("utf-8", "replace"))
+            if self._fd < 0:
+                return
+            if minute is None or minute != self._looked_in_minute:
+                self._looked_in_minute = minute
+                self._follow_rename()
+            os.write(self._fd, line.encode("utf-8", "replace"))
+
+    def _follow_rename(self) -> None:
+        """Reopen the path if it no longer names the file this descriptor writes."""
+        mine = os.fstat(self._fd)
+        try:
+            on_disk = os.stat(self.path)
+        except OSError:
+            pass  # gone (or unreadable): open a new one
+        else:
+            if (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev):
+                return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = _open_for_append(self.path)
+        except OSError:
+            # Keep writing to the file we have (renamed, not lost); try again next minute.
+            logger.exception("could not reopen the access log %s", self.path)
+            return
+        os.close(self._fd)
+        self._fd = fresh
 
     def close(self) -> None:
         with self._lock:
