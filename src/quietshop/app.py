@@ -175,6 +175,7 @@ def build_app(
         clock=clock,
         # P5: a private route's line carries the day's visitor hash, not the address.
         private_client=DailySalts(sessions).visitor,
+        trusted_proxies=settings.trusted_proxy_list,
     )
     return AssembledApp(
         asgi=asgi, fastapi=api, state=state, page_cache=cache, access_log=access_log

@@ -6,12 +6,13 @@ worker, the mail worker); tests construct ``Settings(...)`` directly.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Written by `quietshop demo` into its data dir: every process that reads that data dir
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
     # Days a day's rotated access log (raw addresses and all) is kept before serve deletes
     # it (P5, issue 10): access.log.YYYY-MM-DD goes once that day is more than this old.
     access_log_retention_days: int = Field(30, ge=1, le=3650)
+    # Proxies in front whose X-Forwarded-For is believed (addresses or networks, comma
+    # separated: "10.0.0.0/8, fd00::/8"). Empty: the header is ignored, the client is the
+    # peer. From anyone else it is ignored too: anyone can send it (web/forwarded.py).
+    trusted_proxies: str = Field("", max_length=2000)
     # Orders and payments (P8). "manual": billing staff take the card on their own terminal
     # and record the answer; "simulator": deterministic test cards, no money moves (demo).
     payment_processor: Literal["manual", "simulator"] = "manual"
@@ -123,6 +128,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'quietshop.db').as_posix()}"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for proxy in _listed(value):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {proxy!r}") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return _listed(self.trusted_proxies)
 
     @property
     def images_dir(self) -> Path:
@@ -235,3 +254,8 @@ def write_demo_marker(settings: Settings) -> None:
         "note": "This data directory belongs to the Quietshop demo (quietshop demo).",
     }
     settings.demo_marker.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    """A comma-separated setting's entries, stripped, empty ones dropped."""
+    return tuple(entry.strip() for entry in value.split(",") if entry.strip())

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quietshop.clock import Clock
 from quietshop.web.access_log import LogPolicy, format_line
+from quietshop.web.forwarded import UNKNOWN, client_address
 
 logger = logging.getLogger("quietshop.privacy")
 
@@ -49,6 +50,16 @@ PrivateClient = Callable[[str, str, datetime], str]
 # What may stand in that field: one token of a few characters, so an answer can never
 # forge or shift the line's other fields.
 _CLIENT_FIELD = re.compile(r"[A-Za-z0-9.:_-]{1,64}")
+
+
+def _forwarded_client(scope: Scope, proxies: tuple[str, ...]) -> tuple[str, int] | None:
+    """The scope's client, or the one a trusted proxy's X-Forwarded-For names."""
+    peer = scope.get("client")
+    if not peer:
+        return None
+    forwarded = b",".join(v for k, v in scope["headers"] if k.lower() == b"x-forwarded-for")
+    address = client_address(peer[0], forwarded.decode("latin-1"), proxies)
+    return (address, peer[1]) if address != UNKNOWN else peer
 
 
 class CookieLeakError(RuntimeError):
@@ -94,6 +105,7 @@ class PrivacyMiddleware:
         log_policy: LogPolicy,
         clock: Clock,
         private_client: PrivateClient | None = None,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.strict = strict
@@ -101,6 +113,7 @@ class PrivacyMiddleware:
         self.log_policy = log_policy
         self.clock = clock
         self.private_client = private_client
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,6 +121,10 @@ class PrivacyMiddleware:
             return
         # P1: the handlers never see a cookie, whatever the browser sends.
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
+        if self.trusted_proxies:
+            # Behind a proxy of ours, the client it names is the client: for the log line
+            # and for every limit keyed by address (request.client reads this).
+            scope["client"] = _forwarded_client(scope, self.trusted_proxies)
         status = 500
         sent_bytes = 0
         declared_bytes = 0
