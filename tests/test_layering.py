@@ -71,6 +71,8 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
                 "quietshop.console",
                 "quietshop.signing",
                 "quietshop.keyring",
+                # serve's periodic jobs (housekeeping, salts, log retention) share its loop.
+                "quietshop.periodic",
             }
         ),
     ),

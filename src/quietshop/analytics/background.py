@@ -8,14 +8,13 @@ time instead of waiting.
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.analytics import visitors
 from quietshop.clock import Clock, system_clock
 from quietshop.db import transaction
+from quietshop.periodic import PeriodicJob, start_periodic
 
 log = logging.getLogger("quietshop.analytics")
 
@@ -28,35 +27,17 @@ def destroy_salts(sessions: sessionmaker[Session], clock: Clock) -> int:
         return visitors.destroy_closed_salts(session, clock())
 
 
-@dataclass
-class SaltDestruction:
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-
 def start_salt_destruction(
     sessions: sessionmaker[Session],
     *,
     interval_seconds: float = SALT_CHECK_SECONDS,
     clock: Clock = system_clock,
-) -> SaltDestruction:
+) -> PeriodicJob:
     """Run destroy_salts at once (at start-up) and then every ``interval_seconds``."""
-    stop_event = threading.Event()
 
-    def run() -> None:
-        while not stop_event.is_set():
-            try:
-                destroyed = destroy_salts(sessions, clock)
-                if destroyed:
-                    log.info("destroyed %d visitor salt(s) of closed days", destroyed)
-            except Exception:  # a database hiccup: try again next round
-                log.exception("visitor salt destruction failed")
-            stop_event.wait(interval_seconds)
+    def one_round() -> None:
+        destroyed = destroy_salts(sessions, clock)
+        if destroyed:
+            log.info("destroyed %d visitor salt(s) of closed days", destroyed)
 
-    thread = threading.Thread(target=run, name="quietshop-salt-destruction", daemon=True)
-    thread.start()
-    return SaltDestruction(thread, stop_event)
+    return start_periodic("salt-destruction", one_round, interval_seconds, log)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from quietshop.clock import Clock, system_clock
+from quietshop.periodic import PeriodicJob, start_periodic
 
 log = logging.getLogger("quietshop.analytics")
 
@@ -166,32 +166,8 @@ def _rotated_day(pattern: re.Pattern[str], entry: Path) -> date | None:
         return None
 
 
-@dataclass
-class LogRetentionThread:
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-
 def start_log_retention(
     retention: AccessLogRetention, *, interval_seconds: float = ROTATION_CHECK_SECONDS
-) -> LogRetentionThread:
-    """Run ``retention`` at once (at start-up) and then every ``interval_seconds``. The
-    first round runs even if ``stop`` comes first, so a stop never skips it."""
-    stop_event = threading.Event()
-
-    def run() -> None:
-        while True:
-            try:
-                retention.run_once()
-            except Exception:  # a file system hiccup: try again next round
-                log.exception("access log rotation or deletion failed")
-            if stop_event.wait(interval_seconds):
-                return
-
-    thread = threading.Thread(target=run, name="quietshop-log-retention", daemon=True)
-    thread.start()
-    return LogRetentionThread(thread, stop_event)
+) -> PeriodicJob:
+    """Run ``retention`` at once (at start-up) and then every ``interval_seconds``."""
+    return start_periodic("log-retention", retention.run_once, interval_seconds, log)

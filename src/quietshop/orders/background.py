@@ -7,14 +7,13 @@ every step is a DELETE or an UPDATE of what is due, so two nodes never do anythi
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.clock import Clock, system_clock
 from quietshop.db import transaction
 from quietshop.orders import idempotency, service
+from quietshop.periodic import PeriodicJob, start_periodic
 from quietshop.settings import Settings
 
 log = logging.getLogger("quietshop.orders")
@@ -29,34 +28,15 @@ def forget_due(sessions: sessionmaker[Session], settings: Settings, clock: Clock
     return counts
 
 
-@dataclass
-class Housekeeping:
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-
 def start_housekeeping(
     sessions: sessionmaker[Session],
     settings: Settings,
     interval_seconds: float = 300.0,
     clock: Clock = system_clock,
-) -> Housekeeping:
-    stop_event = threading.Event()
+) -> PeriodicJob:
+    def one_round() -> None:
+        counts = forget_due(sessions, settings, clock)
+        if any(counts.values()):
+            log.info("forgot %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
 
-    def run() -> None:
-        while not stop_event.is_set():
-            try:
-                counts = forget_due(sessions, settings, clock)
-                if any(counts.values()):
-                    log.info("forgot %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
-            except Exception:  # a database hiccup: try again next round
-                log.exception("housekeeping round failed")
-            stop_event.wait(interval_seconds)
-
-    thread = threading.Thread(target=run, name="quietshop-housekeeping", daemon=True)
-    thread.start()
-    return Housekeeping(thread, stop_event)
+    return start_periodic("housekeeping", one_round, interval_seconds, log)

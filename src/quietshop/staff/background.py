@@ -16,7 +16,6 @@ the most frequent job is due (the sealer's few seconds) to ask whether anything 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from quietshop.audit import service as audit
 from quietshop.clock import Clock, system_clock
 from quietshop.db import transaction
+from quietshop.periodic import PeriodicJob, start_periodic
 from quietshop.settings import Settings
 from quietshop.staff import policies, service
 
@@ -121,16 +121,6 @@ def run_due(
     return done
 
 
-@dataclass
-class StaffHousekeeping:
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-
 def start_staff_housekeeping(
     sessions: Sessions,
     settings: Settings,
@@ -138,22 +128,17 @@ def start_staff_housekeeping(
     wake_seconds: float | None = None,
     clock: Clock = system_clock,
     jobs: Sequence[Job] = JOBS,
-) -> StaffHousekeeping:
+) -> PeriodicJob:
     """Run the jobs in a thread of their own; it wakes every ``wake_seconds`` (default: as
     often as the most frequent job is due, at most every LONGEST_WAKE_SECONDS)."""
     if wake_seconds is None:
         shortest = min((job.every.total_seconds() for job in jobs), default=LONGEST_WAKE_SECONDS)
         wake_seconds = min(shortest, LONGEST_WAKE_SECONDS)
     schedule = Schedule(jobs)
-    stop_event = threading.Event()
 
-    def run() -> None:
-        while not stop_event.is_set():
-            for name, count in run_due(sessions, settings, schedule, clock).items():
-                if count:
-                    log.info("staff housekeeping: %s %d", name, count)
-            stop_event.wait(wake_seconds)
+    def one_round() -> None:
+        for name, count in run_due(sessions, settings, schedule, clock).items():
+            if count:
+                log.info("staff housekeeping: %s %d", name, count)
 
-    thread = threading.Thread(target=run, name="quietshop-staff-housekeeping", daemon=True)
-    thread.start()
-    return StaffHousekeeping(thread, stop_event)
+    return start_periodic("staff-housekeeping", one_round, wake_seconds, log)
