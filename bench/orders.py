@@ -991,12 +991,13 @@ def serve_with_late_housekeeping(argv: list[str]) -> None:
     bench only, used when plain starts keep going bad; the report names the rows."""
     from quietshop import cli
     from quietshop.orders import background
+    from quietshop.periodic import PeriodicJob
 
     original = background.start_housekeeping
 
     def late(
         sessions: Any, settings: Settings, interval_seconds: float = 300.0, clock: Any = None
-    ) -> background.Housekeeping:
+    ) -> PeriodicJob:
         stop = threading.Event()
 
         def begin() -> None:
@@ -1009,7 +1010,7 @@ def serve_with_late_housekeeping(argv: list[str]) -> None:
 
         thread = threading.Thread(target=begin, name="late-housekeeping", daemon=True)
         thread.start()
-        return background.Housekeeping(thread, stop)
+        return PeriodicJob(thread, stop)
 
     setattr(background, "start_housekeeping", late)  # noqa: B010
     sys.argv = ["quietshop", *argv]
