@@ -341,6 +341,23 @@ def test_lines_across_blocks_and_pieces_keep_their_numbers(
     }
 
 
+def test_windows_line_ends_are_line_ends_not_part_of_the_user_agent(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clf, "BLOCK_BYTES", 1000)  # lines at the ends of blocks and pieces
+    monkeypatch.setattr(clf, "PIECE_BYTES", 300)
+    unix = parse_log(con, write(tmp_path / "unix.log", *[OURS] * 12), now=NOW, table="unix")
+    windows = write(tmp_path / "windows.log", *[OURS] * 12, "junk")
+    windows.write_bytes(windows.read_bytes().replace(b"\n", b"\r\n"))
+    parsed = parse_log(con, windows, now=NOW)
+    assert parsed.rows == 12 and samples(parsed) == {Reason.NOT_COMBINED: (1, (13,))}
+    assert parsed.end.offset == windows.stat().st_size
+    assert rows(con, parsed) == rows(con, unix)
+    assert {row["user_agent"] for row in rows(con, parsed)} == {
+        "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Firefox/140.0"
+    }
+
+
 # ---------------------------------------------------------------- fuzz
 
 _PARTS = st.sampled_from(
