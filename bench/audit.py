@@ -211,8 +211,7 @@ def run_appends(
 
     def seal() -> None:
         try:
-            while not stop_sealing.wait(SEAL_EVERY):
-                audit.seal(sessions, T0)
+            _seal_until(sessions, stop_sealing)
         except BaseException as error:
             failures.append(error)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -26,6 +26,7 @@ from sqlalchemy import (
     event,
     make_url,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -66,6 +67,15 @@ WRITE_OPTIONS = {"quietshop_write": True}
 # 32-bit): a typed id or cursor above it is refused as input before it reaches a query,
 # where PostgreSQL would answer with an error instead of "not found".
 MAX_ROW_ID = 2**31 - 1
+
+_Built = TypeVar("_Built")
+
+
+def per_dialect(build: Callable[[Any], _Built]) -> dict[str, _Built]:
+    """``build`` run once for each database the shop runs on, by dialect name: for a
+    statement that is each dialect's own construct (INSERT ... ON CONFLICT), built once
+    at import and picked by ``connection.dialect.name``."""
+    return {"sqlite": build(sqlite), "postgresql": build(postgresql)}
 
 
 def _begin_sqlite(connection: Connection) -> None:

@@ -47,16 +47,9 @@ def signing_key(settings: Settings) -> bytes:
 
 # The demo's key, read once per process and path: it never changes once made, and
 # placing an order asks for the key three times (bench/order_cpu.py).
-_KEY_FILES: dict[Path, bytes] = {}
-
-
+@functools.lru_cache(maxsize=16)
 def _key_file(path: Path) -> bytes:
-    known = _KEY_FILES.get(path)
-    if known is not None:
-        return known
-    key = _read_or_make_key_file(path)
-    _KEY_FILES[path] = key
-    return key
+    return _read_or_make_key_file(path)
 
 
 def _read_or_make_key_file(path: Path) -> bytes:

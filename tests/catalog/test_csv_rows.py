@@ -561,7 +561,7 @@ def own_cache(db: Session, request: pytest.FixtureRequest) -> Iterator[int]:
 @SQLITE_ONLY
 @pytest.mark.parametrize("own_cache", [-3000, 1500], indirect=True, ids=["kib", "pages"])
 @pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry-run"])
-def test_an_import_has_the_roomy_cache_and_the_connections_own_size_after(
+def test_an_import_has_the_bulk_write_settings_and_the_connections_own_size_after(
     db: Session, shop: SmallCatalog, monkeypatch: pytest.MonkeyPatch, own_cache: int,
     dry_run: bool,
 ) -> None:  # fmt: skip
@@ -599,7 +599,7 @@ def test_the_own_size_is_back_when_the_import_fails_midway(
 def test_the_own_size_is_back_after_a_failed_statement_in_the_block(
     db: Session, own_cache: int
 ) -> None:
-    with pytest.raises(OperationalError, match="no such table"), bulk.roomy_cache(db):
+    with pytest.raises(OperationalError, match="no such table"), bulk.bulk_write_settings(db):
         db.connection().exec_driver_sql("SELECT * FROM no_such_table")
     assert cache_size(db) == own_cache
 
@@ -633,7 +633,7 @@ def test_an_interrupt_inside_a_statement_is_the_error_that_comes_out(tmp_path: P
                     raise KeyboardInterrupt
 
             event.listen(connection, "before_cursor_execute", interrupt)
-            with pytest.raises(KeyboardInterrupt), bulk.roomy_cache(session):
+            with pytest.raises(KeyboardInterrupt), bulk.bulk_write_settings(session):
                 connection.exec_driver_sql("SELECT 'interrupt me'")
             assert connection.invalidated
         with engine.connect() as fresh:  # the pool's next connection has the usual size
@@ -670,7 +670,7 @@ def test_on_postgresql_an_import_plans_each_statement_for_its_values(
 
 @POSTGRES_ONLY
 def test_on_postgresql_an_error_in_the_block_comes_out_as_itself(db: Session) -> None:
-    with pytest.raises(LookupError, match="inside"), bulk.roomy_cache(db):
+    with pytest.raises(LookupError, match="inside"), bulk.bulk_write_settings(db):
         raise LookupError("raised inside the block")
     assert db.execute(select(Product.id).limit(1)).all() == []  # the transaction goes on
 

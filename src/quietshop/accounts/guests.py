@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from quietshop.accounts import links, passwords
 from quietshop.accounts.models import Customer
 from quietshop.accounts.signin import email_key
 from quietshop.clock import to_the_minute
+from quietshop.db import per_dialect
 from quietshop.errors import Conflict, Unauthorized
 
 
@@ -104,7 +104,7 @@ def _guest_insert(dialect: Any) -> Any:
     return dialect.insert(Customer).on_conflict_do_nothing().returning(Customer.id)
 
 
-_INSERT_GUEST = {"sqlite": _guest_insert(sqlite), "postgresql": _guest_insert(postgresql)}
+_INSERT_GUEST = per_dialect(_guest_insert)
 
 
 def claim_link(session: Session, buyer: Buyer, base_url: str, now: datetime) -> str:

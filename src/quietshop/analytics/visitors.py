@@ -22,12 +22,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, LargeBinary, bindparam, delete, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.analytics.models import DailySalt
-from quietshop.db import UTCDateTime, transaction
+from quietshop.db import UTCDateTime, per_dialect, transaction
 
 log = logging.getLogger("quietshop.analytics")
 
@@ -77,10 +76,7 @@ def _insert_while_open(dialect: Any) -> Any:
     return statement.on_conflict_do_nothing(index_elements=["day"])
 
 
-_INSERT_SALT = {
-    "sqlite": _insert_while_open(sqlite),
-    "postgresql": _insert_while_open(postgresql),
-}
+_INSERT_SALT = per_dialect(_insert_while_open)
 _SALT_OF_DAY = select(DailySalt.salt).where(DailySalt.day == bindparam("day", type_=Date))
 
 

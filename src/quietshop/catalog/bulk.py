@@ -212,7 +212,7 @@ BULK_CACHE_KIB = 64 * 1024
 
 
 @contextmanager
-def roomy_cache(session: Session) -> Iterator[None]:
+def bulk_write_settings(session: Session) -> Iterator[None]:
     """Settings for a bulk write on this session's connection while the block runs, and
     its own again after. SQLite: a page cache of ``BULK_CACHE_KIB``. PostgreSQL: plans
     that use the key indexes whatever the statistics say (``_BULK_PLANNER``)."""

@@ -115,7 +115,7 @@ def import_catalog(
     context = Context(currency.upper(), bulk.category_index(session))
     savepoint = session.begin_nested() if dry_run else None
     try:
-        with bulk.roomy_cache(session):
+        with bulk.bulk_write_settings(session):
             _read_and_write(session, stream, context, report, now, skip_bad, (size, progress))
     finally:
         if savepoint is not None:

@@ -45,10 +45,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from quietshop.db import transaction
+from quietshop.db import per_dialect, transaction
 from quietshop.errors import Conflict, InvalidInput, QuietshopError
 from quietshop.orders.models import IdempotencyKey
 
@@ -230,7 +229,7 @@ def _claim_statement(dialect: Any) -> Any:
     return claim.returning(IdempotencyKey.id)
 
 
-_CLAIMS = {"sqlite": _claim_statement(sqlite), "postgresql": _claim_statement(postgresql)}
+_CLAIMS = per_dialect(_claim_statement)
 
 
 def _lookup(scope: str, key: str) -> Select[IdempotencyKey]:

@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from quietshop.accounts import service as accounts
 from quietshop.accounts.service import SignedInCustomer
 from quietshop.catalog import service as catalog
+from quietshop.db import per_dialect
 from quietshop.mail import service as mail
 from quietshop.orders import checkout, lifecycle, pricing, service
 from quietshop.orders.models import Order, OrderEvent, OrderLine
@@ -43,7 +43,7 @@ def _order_insert(dialect: Any) -> Insert:
     return statement.returning(Order.id)  # type: ignore[no-any-return]
 
 
-_INSERT_ORDER = {"sqlite": _order_insert(sqlite), "postgresql": _order_insert(postgresql)}
+_INSERT_ORDER = per_dialect(_order_insert)
 _INSERT_LINES = insert(OrderLine)
 _INSERT_EVENTS = insert(OrderEvent)
 _MOVE_ORDER = (
