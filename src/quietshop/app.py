@@ -46,6 +46,7 @@ from quietshop.orders.service import Collaborators
 from quietshop.privacy import routes as privacy_routes
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.settings import Settings, load_settings
+from quietshop.staff import analytics_api as staff_analytics_api
 from quietshop.staff import audit_api as staff_audit_api
 from quietshop.staff import catalog_api as staff_catalog_api
 from quietshop.staff import customers_api as staff_customers_api
@@ -94,6 +95,7 @@ DOMAIN_SITES: tuple[DomainSite, ...] = (
     staff_disclosure_api.SITE,
     staff_mailings_api.SITE,
     staff_dashboard_api.SITE,
+    staff_analytics_api.SITE,
 )
 
 

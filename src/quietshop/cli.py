@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.analytics.commands import analytics_app
 from quietshop.audit.commands import audit_app
 from quietshop.catalog.commands import catalog_app
 from quietshop.console import one_line_errors
@@ -48,6 +49,7 @@ STAFF_TOTP_SECRETS = SealedElsewhere(
 )
 app.add_typer(keys_app, name="keys", context_settings={"obj": (STAFF_TOTP_SECRETS,)})
 app.add_typer(audit_app, name="audit")
+app.add_typer(analytics_app, name="analytics")
 app.add_typer(staff_app, name="staff")
 app.add_typer(catalog_app, name="catalog")
 

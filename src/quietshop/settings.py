@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -86,6 +87,14 @@ class Settings(BaseSettings):
     # separated: "10.0.0.0/8, fd00::/8"). Empty: the header is ignored, the client is the
     # peer. From anyone else it is ignored too: anyone can send it (web/forwarded.py).
     trusted_proxies: str = Field("", max_length=2000)
+    # Traffic analytics (issue 10). This node's name in the aggregates: each node counts
+    # its own log and replaces only its own rows (empty: the machine's host name).
+    analytics_node: str = Field("", max_length=64)
+    # A breakdown's cell counting fewer visitors than this is shown as "fewer than k" and
+    # folded into "other", so no report singles anyone out.
+    analytics_min_visitors: int = Field(5, ge=2, le=1000)
+    # serve ingests its own access log this often.
+    analytics_ingest_minutes: float = Field(5, gt=0, le=24 * 60)
     # Orders and payments (P8). "manual": billing staff take the card on their own terminal
     # and record the answer; "simulator": deterministic test cards, no money moves (demo).
     payment_processor: Literal["manual", "simulator"] = "manual"
@@ -154,6 +163,15 @@ class Settings(BaseSettings):
     @property
     def access_log_path(self) -> Path:
         return self.log_dir / "access.log"
+
+    @property
+    def analytics_dir(self) -> Path:
+        """The node's ingestion state: positions and the recent days' pageviews (no address)."""
+        return self.data_dir / "analytics"
+
+    @property
+    def analytics_node_name(self) -> str:
+        return self.analytics_node or socket.gethostname()[:64] or "node"
 
     @property
     def mail_dir(self) -> Path:

@@ -574,6 +574,11 @@ SHOP_TABLES: Mapping[str, str] = MappingProxyType(
         "discount_codes": "discount codes (their uses by a customer are DISCOUNT_USES)",
         "policies": "published policy texts",
         "mailings": "mailings as written (who received one is not here)",
+        # Counts only, no column about a person (analytics/models.py); the traffic screens
+        # that show them are VIEW_AGGREGATES's.
+        "analytics_days": "traffic counts per day",
+        "analytics_hours": "traffic counts per hour",
+        "analytics_cells": "traffic counts per page, browser, country and the like",
     }
 )
 

@@ -1,0 +1,299 @@
+"""Counting days anew from the node's events, into the shop's database (issue 10).
+
+A day is counted whole each time: its rows of this node in ``analytics_days``,
+``analytics_hours`` and ``analytics_cells`` are deleted and written again in one
+transaction of the shop's database, so an ingestion repeated or resumed never adds a
+line twice. DuckDB does the counting (windows over a visitor's pageviews); the shop's
+database receives only the counts.
+
+Definitions (``docs/analytics.md`` says how they differ from GoAccess's):
+
+- pageview: a person's (not a bot's) GET of a page, answered 2xx or 304; not an asset,
+  a health check or an ``/api/`` call;
+- visitor: a distinct key on a day (a keyed hash of the day's salt, address and
+  User-Agent). Days' visitors are added up for a week or a month: the salt changes
+  daily, so nobody can tell one person's two days apart, and nobody should;
+- visit: a visitor's run of pageviews (and orders placed) with gaps under 30 minutes,
+  within one UTC day; its duration runs from its first request to its last; a bounce is a
+  visit of one pageview; a visit counts in the hour it started;
+- the funnel: visits that viewed a product, then the cart, then the checkout, then
+  placed an order (``POST /api/v1/orders`` answered 200 or 201), each step after the one
+  before in the same visit.
+
+Breakdowns keep each day's first ``CELL_CAP`` values of a dimension by visitors, then
+hits; the rest of the day is one row ``OTHER`` whose visitors are the sum over its values
+(a person seen on two of them counts twice there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import duckdb
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from quietshop.analytics.models import TrafficCell, TrafficDay, TrafficHour
+from quietshop.db import transaction
+
+ORDER_PATH = "/api/v1/orders"
+VISIT_GAP = "INTERVAL 30 MINUTE"
+CELL_CAP = 1000
+OTHER = "(other)"
+TRANSITION = " → "
+FUNNEL_STEPS = ("1 product", "2 cart", "3 checkout", "4 order placed")
+# The breakdowns, in the order the reports show them.
+DIMENSIONS = (
+    "page",
+    "entry",
+    "exit",
+    "transition",
+    "funnel",
+    "referrer",
+    "browser",
+    "os",
+    "device",
+    "country",
+    "status",
+    "missing",
+    "excluded",
+    "rejected",
+)
+
+# The day's pageviews and orders in visit order, with each one's visit number.
+_STEPS = f"""
+CREATE OR REPLACE TEMP TABLE steps AS
+WITH ordered AS (
+    SELECT day, "at", visitor, path, referrer, pageview, order_placed, rowid AS seq,
+           lag("at") OVER (PARTITION BY day, visitor ORDER BY "at", rowid) AS previous
+    FROM events
+    WHERE day IN (SELECT day FROM counting) AND visitor IS NOT NULL
+      AND (pageview OR order_placed)
+), numbered AS (
+    SELECT *, sum(CASE WHEN previous IS NULL OR "at" - previous >= {VISIT_GAP}
+                  THEN 1 ELSE 0 END)
+              OVER (PARTITION BY day, visitor ORDER BY "at", seq) AS visit
+    FROM ordered
+), marked AS (
+    SELECT *,
+        pageview AND starts_with(path, '/products/') AS is_product,
+        pageview AND path = '/cart' AS is_cart,
+        pageview AND path = '/checkout' AS is_checkout,
+        lag(CASE WHEN pageview THEN path END)
+            OVER (PARTITION BY day, visitor, visit ORDER BY "at", seq) AS came_from
+    FROM numbered
+), reached AS (
+    SELECT *, bool_or(is_product) OVER running AS got_product
+    FROM marked WINDOW running AS (PARTITION BY day, visitor, visit ORDER BY "at", seq)
+), reached_cart AS (
+    SELECT *, bool_or(is_cart AND got_product) OVER running AS got_cart
+    FROM reached WINDOW running AS (PARTITION BY day, visitor, visit ORDER BY "at", seq)
+)
+SELECT *, bool_or(is_checkout AND got_cart) OVER running AS got_checkout
+FROM reached_cart WINDOW running AS (PARTITION BY day, visitor, visit ORDER BY "at", seq)
+"""  # noqa: S608 -- built from this module's constants, no input
+_VISITS = """
+CREATE OR REPLACE TEMP TABLE visits AS
+SELECT day, visitor, visit, min("at") AS started, max("at") AS ended,
+       count(*) FILTER (pageview) AS views,
+       arg_min(path, seq) FILTER (pageview) AS entry,
+       arg_max(path, seq) FILTER (pageview) AS exit,
+       arg_min(referrer, seq) FILTER (pageview) AS referrer,
+       bool_or(got_product) AS product, bool_or(got_cart) AS cart,
+       bool_or(got_checkout) AS checkout, bool_or(order_placed AND got_checkout) AS placed
+FROM steps GROUP BY day, visitor, visit HAVING count(*) FILTER (pageview) > 0
+"""
+_DAYS = """
+WITH p AS (
+    SELECT day, count(*) FILTER (pageview) AS pageviews,
+           count(DISTINCT visitor) FILTER (pageview) AS visitors,
+           count(*) AS requests, count(DISTINCT visitor) AS request_visitors
+    FROM events WHERE day IN (SELECT day FROM counting) GROUP BY day
+), v AS (
+    SELECT day, count(*) AS visits, count(*) FILTER (views = 1) AS bounces,
+           sum(epoch(ended) - epoch(started))::BIGINT AS seconds
+    FROM visits GROUP BY day
+)
+SELECT c.day, coalesce(p.pageviews, 0), coalesce(p.visitors, 0), coalesce(v.visits, 0),
+       coalesce(v.bounces, 0), coalesce(v.seconds, 0), coalesce(p.requests, 0),
+       coalesce(p.request_visitors, 0)
+FROM counting c LEFT JOIN p USING (day) LEFT JOIN v USING (day) ORDER BY c.day
+"""
+_HOURS = """
+WITH p AS (
+    SELECT date_trunc('hour', "at") AS hour, count(*) AS pageviews,
+           count(DISTINCT visitor) AS visitors
+    FROM events WHERE day IN (SELECT day FROM counting) AND pageview GROUP BY 1
+), v AS (
+    SELECT date_trunc('hour', started) AS hour, count(*) AS visits,
+           count(*) FILTER (views = 1) AS bounces,
+           sum(epoch(ended) - epoch(started))::BIGINT AS seconds
+    FROM visits GROUP BY 1
+)
+SELECT hour, coalesce(p.pageviews, 0), coalesce(p.visitors, 0), coalesce(v.visits, 0),
+       coalesce(v.bounces, 0), coalesce(v.seconds, 0)
+FROM p FULL JOIN v USING (hour) ORDER BY hour
+"""
+# Each dimension: (day, value, visitors, hits, visits) rows; the cap is applied after.
+_EVENTS_OF_DAYS = "FROM events WHERE day IN (SELECT day FROM counting)"
+_VISITOR_TRAITS = f"""
+SELECT day, {{trait}} AS value, count(*) AS visitors, sum(views)::BIGINT AS hits, 0
+FROM (SELECT day, visitor, count(*) FILTER (pageview) AS views,
+             coalesce(max(country) FILTER (country <> 'unknown'), 'unknown') AS country,
+             max(browser) AS browser, max(os) AS os, max(device) AS device
+      {_EVENTS_OF_DAYS} AND visitor IS NOT NULL GROUP BY day, visitor
+      HAVING count(*) FILTER (pageview) > 0)
+GROUP BY ALL
+"""  # noqa: S608 -- built from this module's constants, no input
+_FUNNEL = " UNION ALL ".join(
+    f"SELECT day, '{step}', count(DISTINCT visitor), 0, count(*) FROM visits "  # noqa: S608
+    f"WHERE {flag} GROUP BY day"
+    for step, flag in zip(FUNNEL_STEPS, ("product", "cart", "checkout", "placed"), strict=True)
+)
+_CELLS: dict[str, str] = {
+    "page": f"SELECT day, path, count(DISTINCT visitor), count(*), 0 {_EVENTS_OF_DAYS} "
+    "AND pageview GROUP BY ALL",
+    "entry": "SELECT day, entry, count(DISTINCT visitor), 0, count(*) FROM visits GROUP BY ALL",
+    "exit": "SELECT day, exit, count(DISTINCT visitor), 0, count(*) FROM visits GROUP BY ALL",
+    "transition": f"SELECT day, came_from || '{TRANSITION}' || path, "  # noqa: S608
+    "count(DISTINCT visitor), "
+    "count(*), 0 FROM steps WHERE pageview AND came_from IS NOT NULL AND came_from <> path "
+    "GROUP BY ALL",
+    "funnel": _FUNNEL,
+    "referrer": "SELECT day, referrer, count(DISTINCT visitor), 0, count(*) FROM visits "
+    "WHERE referrer <> '' GROUP BY ALL",
+    "browser": _VISITOR_TRAITS.format(trait="browser"),
+    "os": _VISITOR_TRAITS.format(trait="os"),
+    "device": _VISITOR_TRAITS.format(trait="device"),
+    "country": _VISITOR_TRAITS.format(trait="country"),
+    "status": f"SELECT day, CAST(status AS VARCHAR), count(DISTINCT visitor), count(*), 0 "
+    f"{_EVENTS_OF_DAYS} GROUP BY ALL",
+    "missing": f"SELECT day, path, count(DISTINCT visitor), count(*), 0 {_EVENTS_OF_DAYS} "
+    "AND status = 404 GROUP BY ALL",
+    "excluded": "SELECT day, kind, 0, sum(requests)::BIGINT, 0 FROM excluded "
+    "WHERE day IN (SELECT day FROM counting) GROUP BY ALL",
+    "rejected": "SELECT day, reason, 0, sum(lines)::BIGINT, 0 FROM rejected "
+    "WHERE day IN (SELECT day FROM counting) GROUP BY ALL",
+}
+assert tuple(_CELLS) == DIMENSIONS
+# The first CELL_CAP values of each day, and the rest as one OTHER row.
+_CAPPED = f"""
+WITH cells (day, value, visitors, hits, visits) AS ({{query}}),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY day ORDER BY visitors DESC, hits DESC,
+                                 visits DESC, value) AS rank
+    FROM cells WHERE value IS NOT NULL
+)
+SELECT day, CASE WHEN rank <= {CELL_CAP} THEN left(value, 600) ELSE '{OTHER}' END AS value,
+       sum(visitors)::BIGINT, sum(hits)::BIGINT, sum(visits)::BIGINT
+FROM ranked GROUP BY ALL
+"""  # noqa: S608 -- built from this module's constants, no input
+
+
+def count_days(
+    connection: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    node: str,
+    days: Sequence[date],
+) -> list[date]:
+    """Count ``days`` anew from the node's events and replace the node's rows of them in
+    the shop's database; then they are no longer dirty. Returns the days counted."""
+    if not days:
+        return []
+    connection.execute("CREATE OR REPLACE TEMP TABLE counting (day DATE PRIMARY KEY)")
+    connection.executemany("INSERT INTO counting VALUES (?)", [[day] for day in days])
+    connection.execute(_STEPS)
+    connection.execute(_VISITS)
+    day_rows = connection.execute(_DAYS).fetchall()
+    hour_rows = connection.execute(_HOURS).fetchall()
+    cells = {
+        dimension: connection.execute(_CAPPED.format(query=query)).fetchall()
+        for dimension, query in _CELLS.items()
+    }
+    _replace(sessions, node, days, day_rows, hour_rows, cells)
+    connection.execute("DELETE FROM dirty_days WHERE day IN (SELECT day FROM counting)")
+    connection.execute("DROP TABLE steps; DROP TABLE visits; DROP TABLE counting")
+    return list(days)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _replace(
+    sessions: sessionmaker[Session],
+    node: str,
+    days: Sequence[date],
+    day_rows: list[Any],
+    hour_rows: list[Any],
+    cells: dict[str, list[Any]],
+) -> None:
+    with transaction(sessions) as session:
+        connection = session.connection()
+        for day in days:
+            connection.execute(
+                delete(TrafficDay).where(TrafficDay.node == node, TrafficDay.day == day)
+            )
+            connection.execute(
+                delete(TrafficCell).where(TrafficCell.node == node, TrafficCell.day == day)
+            )
+            connection.execute(
+                delete(TrafficHour).where(
+                    TrafficHour.node == node,
+                    TrafficHour.hour >= _midnight(day),
+                    TrafficHour.hour < _midnight(day + timedelta(days=1)),
+                )
+            )
+        if day_rows:
+            connection.execute(insert(TrafficDay), [_day_values(node, row) for row in day_rows])
+        if hour_rows:
+            connection.execute(insert(TrafficHour), [_hour_values(node, row) for row in hour_rows])
+        cell_values = [
+            _cell_values(node, dimension, row) for dimension, rows in cells.items() for row in rows
+        ]
+        if cell_values:
+            connection.execute(insert(TrafficCell), cell_values)
+
+
+def _day_values(node: str, row: Any) -> dict[str, Any]:
+    day, pageviews, visitors, visits, bounces, seconds, requests, request_visitors = row
+    return {
+        "node": node,
+        "day": day,
+        "pageviews": pageviews,
+        "visitors": visitors,
+        "visits": visits,
+        "bounces": bounces,
+        "visit_seconds": seconds,
+        "requests": requests,
+        "request_visitors": request_visitors,
+    }
+
+
+def _hour_values(node: str, row: Any) -> dict[str, Any]:
+    hour, pageviews, visitors, visits, bounces, seconds = row
+    return {
+        "node": node,
+        "hour": hour.replace(tzinfo=UTC),
+        "pageviews": pageviews,
+        "visitors": visitors,
+        "visits": visits,
+        "bounces": bounces,
+        "visit_seconds": seconds,
+    }
+
+
+def _cell_values(node: str, dimension: str, row: Any) -> dict[str, Any]:
+    day, value, visitors, hits, visits = row
+    return {
+        "node": node,
+        "day": day,
+        "dimension": dimension,
+        "value": value,
+        "visitors": visitors,
+        "hits": hits,
+        "visits": visits,
+        "total": 0,
+    }

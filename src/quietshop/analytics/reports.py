@@ -1,0 +1,384 @@
+"""The traffic reports (issue 10, items 4 and 5): one ``Report`` that the JSON API, the
+back office and ``quietshop analytics report`` all show, read from the aggregates of
+every node.
+
+Nothing a report shows can single anyone out:
+
+- a breakdown's value seen by fewer than ``min_visitors`` visitors over the period is not
+  listed: it is folded into ``(other)``, and ``(other)`` itself, when it adds up to fewer,
+  shows no visitor count but "fewer than k" (``visitors`` is None);
+- the same holds for each hour of an hourly trend and each cell of the heatmap: below k
+  visitors, ``visitors`` is None and the pageviews are not shown either;
+- bots, assets, health checks and rejected lines are requests, not people: shown as counted.
+
+Weeks start on Monday; days, hours and weeks are UTC, as the log's visitor salts are.
+Over more than a day, visitors are days' visitors added up (``aggregates.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from quietshop.analytics.aggregates import DIMENSIONS, FUNNEL_STEPS, OTHER
+from quietshop.analytics.models import TrafficCell, TrafficDay, TrafficHour
+from quietshop.errors import QuietshopError
+
+Granularity = Literal["hour", "day", "week", "month"]
+GRANULARITIES: tuple[Granularity, ...] = ("hour", "day", "week", "month")
+# Requests, not people: no visitor is counted in them, so k does not apply.
+REQUEST_DIMENSIONS = frozenset({"excluded", "rejected"})
+# A report's ranges: no more than this many days, and an hourly trend no more than 31.
+MAX_DAYS = 3 * 366
+MAX_HOURLY_DAYS = 31
+TOP_ROWS = 20
+
+
+class PeriodError(QuietshopError):
+    """A period that cannot be reported: reversed, or too long."""
+
+    status_code = 422
+    code = "invalid_period"
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date  # included
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise PeriodError(f"the period ends ({self.last}) before it starts ({self.first})")
+        if self.days > MAX_DAYS:
+            raise PeriodError(f"a period is at most {MAX_DAYS} days, not {self.days}")
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(), tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The moment after the period (exclusive)."""
+        return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=UTC)
+
+    def before(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Totals:
+    pageviews: int = 0
+    visitors: int = 0
+    visits: int = 0
+    bounces: int = 0
+    visit_seconds: int = 0
+
+    @property
+    def views_per_visit(self) -> float | None:
+        return round(self.pageviews / self.visits, 2) if self.visits else None
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return round(self.bounces / self.visits, 4) if self.visits else None
+
+    @property
+    def mean_visit_seconds(self) -> float | None:
+        return round(self.visit_seconds / self.visits, 1) if self.visits else None
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            self.pageviews + other.pageviews,
+            self.visitors + other.visitors,
+            self.visits + other.visits,
+            self.bounces + other.bounces,
+            self.visit_seconds + other.visit_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    start: datetime
+    totals: Totals
+    hidden: bool = False  # fewer than k visitors in an hour: nothing of it is shown
+
+
+@dataclass(frozen=True)
+class Row:
+    """One value of a breakdown. None in all three: fewer than k visitors (only ever the
+    ``(other)`` row), whose hits and visits would tell as much as their number."""
+
+    value: str
+    visitors: int | None
+    hits: int | None
+    visits: int | None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    dimension: str
+    rows: list[Row]
+    other: Row | None
+    # Values seen, those listed (k and more visitors), and those folded into other.
+    values: int = 0
+    folded: int = 0
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    weekday: int  # 0 Monday
+    hour: int
+    pageviews: int | None
+    visitors: int | None  # None (both): fewer than k visitors
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    step: str
+    visitors: int | None  # None (and visits, and the share): fewer than k visitors
+    visits: int | None
+    of_previous: float | None  # the share of the previous step's visits that went on
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    min_visitors: int
+    granularity: Granularity
+    totals: Totals
+    requests: int
+    trend: list[TrendPoint]
+    heatmap: list[HeatCell]
+    funnel: list[FunnelStep]
+    breakdowns: dict[str, Breakdown] = field(default_factory=dict)
+    compared: Report | None = None
+
+
+# ---------------------------------------------------------------- queries
+
+
+def totals(session: Session, period: Period) -> tuple[Totals, int]:
+    """The period's totals and its counted requests."""
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(TrafficDay.pageviews), 0),
+            func.coalesce(func.sum(TrafficDay.visitors), 0),
+            func.coalesce(func.sum(TrafficDay.visits), 0),
+            func.coalesce(func.sum(TrafficDay.bounces), 0),
+            func.coalesce(func.sum(TrafficDay.visit_seconds), 0),
+            func.coalesce(func.sum(TrafficDay.requests), 0),
+        ).where(TrafficDay.day >= period.first, TrafficDay.day <= period.last)
+    ).one()
+    return Totals(*(int(value) for value in row[:5])), int(row[5])
+
+
+def _day_totals(session: Session, period: Period) -> dict[date, Totals]:
+    rows = session.execute(
+        select(
+            TrafficDay.day,
+            func.sum(TrafficDay.pageviews),
+            func.sum(TrafficDay.visitors),
+            func.sum(TrafficDay.visits),
+            func.sum(TrafficDay.bounces),
+            func.sum(TrafficDay.visit_seconds),
+        )
+        .where(TrafficDay.day >= period.first, TrafficDay.day <= period.last)
+        .group_by(TrafficDay.day)
+    )
+    return {row[0]: Totals(*(int(value) for value in row[1:])) for row in rows}
+
+
+def _hour_totals(session: Session, start: datetime, end: datetime) -> dict[datetime, Totals]:
+    rows = session.execute(
+        select(
+            TrafficHour.hour,
+            func.sum(TrafficHour.pageviews),
+            func.sum(TrafficHour.visitors),
+            func.sum(TrafficHour.visits),
+            func.sum(TrafficHour.bounces),
+            func.sum(TrafficHour.visit_seconds),
+        )
+        .where(TrafficHour.hour >= start, TrafficHour.hour < end)
+        .group_by(TrafficHour.hour)
+    )
+    return {row[0]: Totals(*(int(value) for value in row[1:])) for row in rows}
+
+
+def _bucket(day: date, granularity: Granularity) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def trend(
+    session: Session, period: Period, granularity: Granularity, min_visitors: int
+) -> list[TrendPoint]:
+    """One point per hour, day, week or month of the period, empty ones included."""
+    if granularity == "hour":
+        if period.days > MAX_HOURLY_DAYS:
+            raise PeriodError(f"an hourly trend covers at most {MAX_HOURLY_DAYS} days")
+        hours = _hour_totals(session, period.start, period.end)
+        points = []
+        for n in range(period.days * 24):
+            moment = period.start + timedelta(hours=n)
+            found = hours.get(moment, Totals())
+            hidden = 0 < found.visitors < min_visitors
+            points.append(TrendPoint(moment, Totals() if hidden else found, hidden))
+        return points
+    buckets: dict[date, Totals] = {}
+    for n in range(period.days):
+        buckets.setdefault(_bucket(period.first + timedelta(days=n), granularity), Totals())
+    for day, found in _day_totals(session, period).items():
+        key = _bucket(day, granularity)
+        buckets[key] = buckets[key] + found
+    return [
+        TrendPoint(datetime.combine(day, time(), tzinfo=UTC), found)
+        for day, found in sorted(buckets.items())
+    ]
+
+
+def heatmap(session: Session, period: Period, min_visitors: int) -> list[HeatCell]:
+    """Time of day (UTC) by day of the week, every one of the 168 cells."""
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for moment, found in _hour_totals(session, period.start, period.end).items():
+        cell = sums[(moment.weekday(), moment.hour)]
+        cell[0] += found.pageviews
+        cell[1] += found.visitors
+    cells = []
+    for weekday in range(7):
+        for hour in range(24):
+            pageviews, visitors = sums.get((weekday, hour), (0, 0))
+            shown = visitors == 0 or visitors >= min_visitors
+            cells.append(
+                HeatCell(weekday, hour, pageviews if shown else None, visitors if shown else None)
+            )
+    return cells
+
+
+def _cells(dimension: str, period: Period) -> Select[str, int, int, int]:
+    return (
+        select(
+            TrafficCell.value,
+            func.sum(TrafficCell.visitors),
+            func.sum(TrafficCell.hits),
+            func.sum(TrafficCell.visits),
+        )
+        .where(
+            TrafficCell.dimension == dimension,
+            TrafficCell.day >= period.first,
+            TrafficCell.day <= period.last,
+        )
+        .group_by(TrafficCell.value)
+    )
+
+
+def breakdown(
+    session: Session,
+    period: Period,
+    dimension: str,
+    min_visitors: int,
+    limit: int | None = TOP_ROWS,
+) -> Breakdown:
+    """The dimension's values by visitors (then hits), the first ``limit`` of those seen
+    by at least ``min_visitors``; the rest folded into ``(other)``."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"no such breakdown: {dimension!r}")
+    found = [
+        Row(value, int(visitors), int(hits), int(visits))
+        for value, visitors, hits, visits in session.execute(_cells(dimension, period))
+    ]
+    found.sort(key=lambda row: (-(row.visitors or 0), -(row.hits or 0), row.value))
+    counts_people = dimension not in REQUEST_DIMENSIONS
+    listed: list[Row] = []
+    folded: list[Row] = []
+    for row in found:
+        small = counts_people and (row.visitors or 0) < min_visitors
+        if row.value == OTHER or small or (limit is not None and len(listed) >= limit):
+            folded.append(row)
+        else:
+            listed.append(row)
+    return Breakdown(
+        dimension,
+        listed,
+        _other(folded, min_visitors, counts_people),
+        values=len(found),
+        folded=sum(1 for row in folded if row.value != OTHER),
+    )
+
+
+def _other(folded: list[Row], min_visitors: int, counts_people: bool) -> Row | None:
+    if not folded:
+        return None
+    visitors = sum(row.visitors or 0 for row in folded)
+    if counts_people and visitors < min_visitors:
+        return Row(OTHER, None, None, None)
+    return Row(
+        OTHER,
+        visitors,
+        sum(row.hits or 0 for row in folded),
+        sum(row.visits or 0 for row in folded),
+    )
+
+
+def funnel(session: Session, period: Period, min_visitors: int) -> list[FunnelStep]:
+    """Product, cart, checkout, order placed: the visits that reached each step in order,
+    and the share of the step before that went on."""
+    cells = session.execute(_cells("funnel", period))
+    found = {value: (int(visitors), int(visits)) for value, visitors, _, visits in cells}
+    steps = []
+    previous: int | None = None
+    for step in FUNNEL_STEPS:
+        visitors, visits = found.get(step, (0, 0))
+        if 0 < visitors < min_visitors:
+            steps.append(FunnelStep(step[2:], None, None, None))
+        else:
+            share = round(visits / previous, 4) if previous else None
+            steps.append(FunnelStep(step[2:], visitors, visits, share))
+        previous = visits
+    return steps
+
+
+def report(
+    session: Session,
+    period: Period,
+    *,
+    min_visitors: int,
+    granularity: Granularity = "day",
+    compare_to: Period | None = None,
+    limit: int | None = TOP_ROWS,
+) -> Report:
+    """Everything the traffic screen shows for ``period`` (and, if asked, the same for
+    ``compare_to``, without its own comparison)."""
+    found, requests = totals(session, period)
+    compared = None
+    if compare_to is not None:
+        compared = report(
+            session, compare_to, min_visitors=min_visitors, granularity=granularity, limit=limit
+        )
+    return Report(
+        period=period,
+        min_visitors=min_visitors,
+        granularity=granularity,
+        totals=found,
+        requests=requests,
+        trend=trend(session, period, granularity, min_visitors),
+        heatmap=heatmap(session, period, min_visitors),
+        funnel=funnel(session, period, min_visitors),
+        breakdowns={
+            dimension: breakdown(session, period, dimension, min_visitors, limit)
+            for dimension in DIMENSIONS
+            if dimension != "funnel"
+        },
+        compared=compared,
+    )

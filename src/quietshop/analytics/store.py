@@ -1,0 +1,142 @@
+"""The node's ingestion state, a DuckDB file in ``data_dir/analytics`` (issue 10).
+
+It holds what exact counts of an open day need and nothing longer than the raw log lives:
+
+- ``positions``: per log file (its identity, below) how far it has been read, so an
+  ingestion resumes where the last stopped and never reads a line twice;
+- ``events``: the counted requests of the recent days, one row each, with the visitor's
+  key, path, status, referrer domain, browser, system, device class and country, but no
+  address and no User-Agent. Distinct visitors and visits of a day can only be counted
+  from these, and a day is counted anew from them each time lines of it arrive, so the
+  aggregates in the shop's database are replaced, never added to: nothing counts twice;
+- ``excluded`` and ``rejected``: bots, assets and health checks per day, and lines that
+  were no Combined Log Format, per reason and day of ingestion;
+- ``dirty_days``: days whose aggregates are to be counted anew (kept until they are, so
+  an ingestion stopped in between is finished by the next);
+- ``sealed_days``: days whose events are deleted; later lines of them are rejected;
+- ``salts``: the keys of visitor hashes for lines that carry an address, for days whose
+  own salt in the shop's database is gone (an older log, a proxy's log).
+
+A day is sealed once it is older than ``access_log_retention_days``, when its raw log is
+deleted too: from then on only its aggregates remain. One process writes the file at a
+time (DuckDB's lock); a second ingestion is told so and stops.
+
+File identity: the SHA-256 of a file's first line (of its uncompressed stream). A renamed
+file (rotation), a copy, or the same log gzipped is the same file, and its position
+holds; a file rewritten from its start is another. Every line carries its time and
+client, so two different logs never share a first line in practice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from quietshop.analytics.clf import MAX_LINE_BYTES, LogPosition
+from quietshop.errors import EnvironmentProblem
+
+STORE_FILE = "ingest.duckdb"
+# DuckDB's own ceiling: the parse's blocks and the day's windows fit well under it.
+MEMORY_LIMIT = "160MB"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS positions (
+    identity VARCHAR PRIMARY KEY, name VARCHAR, "offset" BIGINT, line BIGINT);
+CREATE TABLE IF NOT EXISTS events (
+    day DATE, "at" TIMESTAMP, visitor VARCHAR, method VARCHAR, path VARCHAR,
+    status INTEGER, pageview BOOLEAN, order_placed BOOLEAN, referrer VARCHAR,
+    browser VARCHAR, os VARCHAR, device VARCHAR, country VARCHAR);
+CREATE TABLE IF NOT EXISTS excluded (day DATE, kind VARCHAR, requests BIGINT);
+CREATE TABLE IF NOT EXISTS rejected (day DATE, reason VARCHAR, lines BIGINT);
+CREATE TABLE IF NOT EXISTS dirty_days (day DATE PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS sealed_days (day DATE PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS salts (day DATE PRIMARY KEY, salt BLOB);
+"""
+
+
+class StoreBusyError(EnvironmentProblem):
+    """Another process has the node's ingestion state open (an ingestion is running)."""
+
+
+@contextmanager
+def open_store(directory: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / STORE_FILE
+    try:
+        connection = duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT})
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise StoreBusyError(f"another ingestion has {path} open") from None
+        raise
+    try:
+        connection.execute(SCHEMA)
+        yield connection
+    finally:
+        connection.close()
+
+
+def file_identity(path: Path) -> str | None:
+    """The identity of a log file, or None while it holds no whole line yet."""
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+        try:
+            head = stream.readline(MAX_LINE_BYTES + 1)
+        except (OSError, EOFError, zlib.error):
+            return None  # a damaged gzip stream: the parse says why
+    if not head.endswith(b"\n"):
+        return None if len(head) <= MAX_LINE_BYTES else hashlib.sha256(head).hexdigest()
+    return hashlib.sha256(head).hexdigest()
+
+
+def position(store: duckdb.DuckDBPyConnection, identity: str) -> LogPosition:
+    found = store.execute(
+        'SELECT "offset", line FROM positions WHERE identity = ?', [identity]
+    ).fetchone()
+    return LogPosition(int(found[0]), int(found[1])) if found else LogPosition()
+
+
+def save_position(
+    store: duckdb.DuckDBPyConnection, identity: str, name: str, at: LogPosition
+) -> None:
+    store.execute(
+        'INSERT OR REPLACE INTO positions (identity, name, "offset", line) VALUES (?, ?, ?, ?)',
+        [identity, name, at.offset, at.line],
+    )
+
+
+def dirty_days(store: duckdb.DuckDBPyConnection) -> list[date]:
+    return [row[0] for row in store.execute("SELECT day FROM dirty_days ORDER BY day").fetchall()]
+
+
+def seal_days_before(store: duckdb.DuckDBPyConnection, first_kept: date) -> list[date]:
+    """Delete the events and salts of every day before ``first_kept`` whose aggregates are
+    counted (not dirty); those days are sealed. Returns them."""
+    days = [
+        row[0]
+        for row in store.execute(
+            "SELECT DISTINCT day FROM events WHERE day < ? "
+            "AND day NOT IN (SELECT day FROM dirty_days) "
+            "UNION SELECT day FROM salts WHERE day < ? ORDER BY 1",
+            [first_kept, first_kept],
+        ).fetchall()
+    ]
+    if not days:
+        return []
+    store.execute("BEGIN")
+    for table in ("events", "excluded", "salts"):
+        store.execute(f"DELETE FROM {table} WHERE day = ANY(?)", [days])  # noqa: S608
+    store.execute("DELETE FROM rejected WHERE day < ?", [first_kept])
+    store.execute("INSERT OR IGNORE INTO sealed_days SELECT unnest(?)", [days])
+    store.execute("COMMIT")
+    # DuckDB reuses the freed blocks; CHECKPOINT writes the deletion out now.
+    store.execute("CHECKPOINT")
+    return days
