@@ -134,6 +134,10 @@ CROSS_DOMAIN_SEAMS: dict[tuple[str, str], str] = {
         "every staff read of personal data, change, refusal, sign-in, lock and card reveal "
         "is appended to the audit chain, a change in its own transaction (P6, PCI DSS 10.2)"
     ),
+    ("staff", "quietshop.analytics.service"): (
+        "the Traffic screen shows analytics' report, counts only, for the roles that view "
+        "aggregates (P5)"
+    ),
     ("staff", "quietshop.privacy.service"): (
         "the owner publishes policy versions, which are privacy's rows (never edited), and "
         "staff acknowledge the current version of each kind (P7)"

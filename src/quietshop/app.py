@@ -295,6 +295,18 @@ def _add_routes(api: FastAPI, settings: Settings) -> None:
         return HTMLResponse(body, headers={"cache-control": "public, max-age=3600"})
 
 
+def route_templates() -> tuple[str, ...]:
+    """Every route's path template, in the order they match: what traffic analytics names
+    a logged path by (``/products/{slug}``), so a route's requests count together."""
+    return tuple(
+        route.path
+        for site in DOMAIN_SITES
+        for router in site.routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    )
+
+
 def _add_flat(api: FastAPI, router: APIRouter) -> None:
     """Put a domain router's routes straight into the app's route list.
 

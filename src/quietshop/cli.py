@@ -8,6 +8,7 @@ and never the values of local variables (they could hold a secret).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -39,6 +40,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 console = Console()
+
+
+def _route_templates() -> tuple[str, ...]:
+    """The app's route templates, for analytics to name paths by (imported only then)."""
+    from quietshop.app import route_templates
+
+    return route_templates()
+
+
 app.add_typer(mail_app, name="mail")
 app.add_typer(mailing_app, name="mailing")
 app.add_typer(orders_app, name="orders")
@@ -49,7 +59,8 @@ STAFF_TOTP_SECRETS = SealedElsewhere(
 )
 app.add_typer(keys_app, name="keys", context_settings={"obj": (STAFF_TOTP_SECRETS,)})
 app.add_typer(audit_app, name="audit")
-app.add_typer(analytics_app, name="analytics")
+
+app.add_typer(analytics_app, name="analytics", context_settings={"obj": _route_templates})
 app.add_typer(staff_app, name="staff")
 app.add_typer(catalog_app, name="catalog")
 
@@ -125,7 +136,8 @@ def worker(
 def _serve_with_mail(settings: Settings, workers: int) -> None:
     """The embedded default: the web server, the mail sender beside it, and for the demo a
     local SMTP server whose captured mail `quietshop mail list` shows."""
-    from quietshop.analytics.background import start_salt_destruction
+    from quietshop.analytics.background import TrafficJob, start_traffic_job
+    from quietshop.analytics.commands import ingestion_of, own_logs
     from quietshop.analytics.log_retention import AccessLogRetention, start_log_retention
     from quietshop.mail.background import start_background_sender
     from quietshop.mail.local_smtp import start_local_smtp
@@ -148,8 +160,14 @@ def _serve_with_mail(settings: Settings, workers: int) -> None:
         sender = start_background_sender(make_session_factory(engine), settings)
     housekeeping = start_housekeeping(make_session_factory(engine), settings)
     staff_housekeeping = start_staff_housekeeping(make_session_factory(engine), settings)
-    # Destroys a closed day's visitor salts at once, then every minute (P5).
-    salt_destruction = start_salt_destruction(make_session_factory(engine))
+    # Ingests the node's own access log every few minutes, and destroys a closed day's
+    # visitor salts (after a last ingestion of that day) at once, then every minute (P5).
+    traffic = TrafficJob(
+        ingestion_of(settings, make_session_factory(engine), _route_templates()),
+        own_logs=lambda: own_logs(settings),
+        ingest_every=timedelta(minutes=settings.analytics_ingest_minutes),
+    )
+    salt_destruction = start_traffic_job(traffic)
     # Rotates the access log daily and deletes the days past the retention, at once, then
     # every minute (P5); one process does it, the workers only follow the rename.
     log_retention = start_log_retention(

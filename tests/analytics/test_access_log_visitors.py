@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from dataclasses import dataclass
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -168,21 +169,24 @@ def _text_values(db: Session) -> Iterator[tuple[str, str]]:
                     yield f"{table.name}.{column.name}", str(value)
 
 
-def test_a_customers_journey_cannot_be_matched_by_address_once_the_salt_is_gone(
-    customer: TestClient,
-    shop: AssembledApp,
-    sessions: sessionmaker[Session],
-    db: Session,
-    clock: MovableClock,
-) -> None:
-    # Given a shop with something to sell, and a customer at one address and browser.
+@dataclass(frozen=True)
+class Journey:
+    email: str
+    token: str
+    order_number: str
+    customer_number: str
+
+
+def look_register_sign_in_and_order(
+    customer: TestClient, db: Session, clock: MovableClock
+) -> Journey:
+    """A customer at one address and browser looks around, registers, signs in and
+    orders, each step a few minutes after the last, as a real one would."""
     category = make_category(db)
     sku = make_product(db, category, name="Braided Cable", price_cents=1299, stock=10)
     seed_demo_rates(db, "USD", T0)
     db.commit()
     email = "ann@example.org"
-
-    # When they look around, register, sign in and order.
     assert customer.get("/privacy").status_code == 200
     registered = customer.post(
         "/api/v1/auth/register", json={"name": "Ann Example", "email": email, "password": PASSWORD}
@@ -191,7 +195,8 @@ def test_a_customers_journey_cannot_be_matched_by_address_once_the_salt_is_gone(
     clock.advance(minutes=2)
     signed_in = customer.post("/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
     assert signed_in.status_code == 200, signed_in.text
-    auth = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+    token = signed_in.json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
     clock.advance(minutes=1)
     lines = [{"sku": sku, "quantity": 1}]
     quote = customer.post(
@@ -208,6 +213,23 @@ def test_a_customers_journey_cannot_be_matched_by_address_once_the_salt_is_gone(
     )
     assert placed.status_code == 201, placed.text
     assert customer.get("/api/v1/orders", headers=auth).status_code == 200
+    account = customer.get("/api/v1/account", headers=auth)
+    assert account.status_code == 200, account.text
+    return Journey(
+        email, token, placed.json()["order_number"], account.json()["customer_number"]
+    )
+
+
+def test_a_customers_journey_cannot_be_matched_by_address_once_the_salt_is_gone(
+    customer: TestClient,
+    shop: AssembledApp,
+    sessions: sessionmaker[Session],
+    db: Session,
+    clock: MovableClock,
+) -> None:
+    # Given a shop with something to sell, and a customer at one address and browser,
+    # when they look around, register, sign in and order:
+    look_register_sign_in_and_order(customer, db, clock)
 
     log = _lines(shop.state.settings)
     private = [line for line in log if _is_private(line)]

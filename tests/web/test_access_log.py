@@ -22,7 +22,8 @@ POLICY = log_policy()
 COMBINED = re.compile(
     r"^(?P<ip>\S+) - - \[(?P<when>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "
     r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/(?P<version>[\d.]+)" (?P<status>\d{3}) '
-    r'(?P<bytes>\d+|-) "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)"$'
+    r'(?P<bytes>\d+|-) "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)"'
+    r"(?: (?P<seconds>\d+\.\d{3}))?$"
 )
 
 
@@ -38,6 +39,7 @@ def test_lines_are_combined_log_format(db: Session, client: TestClient, settings
     assert match["method"] == "GET" and match["status"] == "200"
     assert match["target"] == "/categories/cables?page=1&sort=name"
     assert match["agent"] == "Firefox/140" and int(match["bytes"]) > 1000
+    assert float(match["seconds"]) >= 0  # the time it took, after the User-Agent
 
 
 def test_search_text_never_reaches_the_log(

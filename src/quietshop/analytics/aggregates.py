@@ -20,6 +20,10 @@ Definitions (``docs/analytics.md`` says how they differ from GoAccess's):
   placed an order (``POST /api/v1/orders`` answered 200 or 201), each step after the one
   before in the same visit.
 
+The slowest routes: requests whose line gives the seconds they took (the shop's own log
+does; nginx's does with ``$request_time`` appended), per route template; ``total`` sums
+their milliseconds.
+
 Breakdowns keep each day's first ``CELL_CAP`` values of a dimension by visitors, then
 hits; the rest of the day is one row ``OTHER`` whose visitors are the sum over its values
 (a person seen on two of them counts twice there).
@@ -27,7 +31,7 @@ hits; the rest of the day is one row ``OTHER`` whose visitors are the sum over i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -58,6 +62,7 @@ DIMENSIONS = (
     "country",
     "status",
     "missing",
+    "route",
     "excluded",
     "rejected",
 )
@@ -136,10 +141,11 @@ SELECT hour, coalesce(p.pageviews, 0), coalesce(p.visitors, 0), coalesce(v.visit
        coalesce(v.bounces, 0), coalesce(v.seconds, 0)
 FROM p FULL JOIN v USING (hour) ORDER BY hour
 """
-# Each dimension: (day, value, visitors, hits, visits) rows; the cap is applied after.
+# Each dimension: (day, value, visitors, hits, visits, total) rows; the cap is applied after.
 _EVENTS_OF_DAYS = "FROM events WHERE day IN (SELECT day FROM counting)"
+_TIMED_PATHS = f"SELECT DISTINCT path {_EVENTS_OF_DAYS} AND seconds IS NOT NULL"
 _VISITOR_TRAITS = f"""
-SELECT day, {{trait}} AS value, count(*) AS visitors, sum(views)::BIGINT AS hits, 0
+SELECT day, {{trait}} AS value, count(*) AS visitors, sum(views)::BIGINT AS hits, 0, 0
 FROM (SELECT day, visitor, count(*) FILTER (pageview) AS views,
              coalesce(max(country) FILTER (country <> 'unknown'), 'unknown') AS country,
              max(browser) AS browser, max(os) AS os, max(device) AS device
@@ -148,46 +154,49 @@ FROM (SELECT day, visitor, count(*) FILTER (pageview) AS views,
 GROUP BY ALL
 """  # noqa: S608 -- built from this module's constants, no input
 _FUNNEL = " UNION ALL ".join(
-    f"SELECT day, '{step}', count(DISTINCT visitor), 0, count(*) FROM visits "  # noqa: S608
+    f"SELECT day, '{step}', count(DISTINCT visitor), 0, count(*), 0 FROM visits "  # noqa: S608
     f"WHERE {flag} GROUP BY day"
     for step, flag in zip(FUNNEL_STEPS, ("product", "cart", "checkout", "placed"), strict=True)
 )
 _CELLS: dict[str, str] = {
-    "page": f"SELECT day, path, count(DISTINCT visitor), count(*), 0 {_EVENTS_OF_DAYS} "
+    "page": f"SELECT day, path, count(DISTINCT visitor), count(*), 0, 0 {_EVENTS_OF_DAYS} "
     "AND pageview GROUP BY ALL",
-    "entry": "SELECT day, entry, count(DISTINCT visitor), 0, count(*) FROM visits GROUP BY ALL",
-    "exit": "SELECT day, exit, count(DISTINCT visitor), 0, count(*) FROM visits GROUP BY ALL",
+    "entry": "SELECT day, entry, count(DISTINCT visitor), 0, count(*), 0 FROM visits GROUP BY ALL",
+    "exit": "SELECT day, exit, count(DISTINCT visitor), 0, count(*), 0 FROM visits GROUP BY ALL",
     "transition": f"SELECT day, came_from || '{TRANSITION}' || path, "  # noqa: S608
     "count(DISTINCT visitor), "
-    "count(*), 0 FROM steps WHERE pageview AND came_from IS NOT NULL AND came_from <> path "
+    "count(*), 0, 0 FROM steps WHERE pageview AND came_from IS NOT NULL AND came_from <> path "
     "GROUP BY ALL",
     "funnel": _FUNNEL,
-    "referrer": "SELECT day, referrer, count(DISTINCT visitor), 0, count(*) FROM visits "
+    "referrer": "SELECT day, referrer, count(DISTINCT visitor), 0, count(*), 0 FROM visits "
     "WHERE referrer <> '' GROUP BY ALL",
     "browser": _VISITOR_TRAITS.format(trait="browser"),
     "os": _VISITOR_TRAITS.format(trait="os"),
     "device": _VISITOR_TRAITS.format(trait="device"),
     "country": _VISITOR_TRAITS.format(trait="country"),
-    "status": f"SELECT day, CAST(status AS VARCHAR), count(DISTINCT visitor), count(*), 0 "
+    "status": f"SELECT day, CAST(status AS VARCHAR), count(DISTINCT visitor), count(*), 0, 0 "
     f"{_EVENTS_OF_DAYS} GROUP BY ALL",
-    "missing": f"SELECT day, path, count(DISTINCT visitor), count(*), 0 {_EVENTS_OF_DAYS} "
+    "missing": f"SELECT day, path, count(DISTINCT visitor), count(*), 0, 0 {_EVENTS_OF_DAYS} "
     "AND status = 404 GROUP BY ALL",
-    "excluded": "SELECT day, kind, 0, sum(requests)::BIGINT, 0 FROM excluded "
+    "route": "SELECT e.day, r.route, count(DISTINCT e.visitor), count(*), 0, "
+    "round(sum(e.seconds) * 1000)::BIGINT FROM events e JOIN routes r USING (path) "
+    "WHERE e.day IN (SELECT day FROM counting) AND e.seconds IS NOT NULL GROUP BY ALL",
+    "excluded": "SELECT day, kind, 0, sum(requests)::BIGINT, 0, 0 FROM excluded "
     "WHERE day IN (SELECT day FROM counting) GROUP BY ALL",
-    "rejected": "SELECT day, reason, 0, sum(lines)::BIGINT, 0 FROM rejected "
+    "rejected": "SELECT day, reason, 0, sum(lines)::BIGINT, 0, 0 FROM rejected "
     "WHERE day IN (SELECT day FROM counting) GROUP BY ALL",
 }
 assert tuple(_CELLS) == DIMENSIONS
 # The first CELL_CAP values of each day, and the rest as one OTHER row.
 _CAPPED = f"""
-WITH cells (day, value, visitors, hits, visits) AS ({{query}}),
+WITH cells (day, value, visitors, hits, visits, total) AS ({{query}}),
 ranked AS (
     SELECT *, row_number() OVER (PARTITION BY day ORDER BY visitors DESC, hits DESC,
                                  visits DESC, value) AS rank
     FROM cells WHERE value IS NOT NULL
 )
 SELECT day, CASE WHEN rank <= {CELL_CAP} THEN left(value, 600) ELSE '{OTHER}' END AS value,
-       sum(visitors)::BIGINT, sum(hits)::BIGINT, sum(visits)::BIGINT
+       sum(visitors)::BIGINT, sum(hits)::BIGINT, sum(visits)::BIGINT, sum(total)::BIGINT
 FROM ranked GROUP BY ALL
 """  # noqa: S608 -- built from this module's constants, no input
 
@@ -197,13 +206,20 @@ def count_days(
     sessions: sessionmaker[Session],
     node: str,
     days: Sequence[date],
+    route_of: Callable[[str], str],
 ) -> list[date]:
     """Count ``days`` anew from the node's events and replace the node's rows of them in
-    the shop's database; then they are no longer dirty. Returns the days counted."""
+    the shop's database; then they are no longer dirty. Returns the days counted.
+    ``route_of`` names each distinct path by its route (once a path, not once a line)."""
     if not days:
         return []
     connection.execute("CREATE OR REPLACE TEMP TABLE counting (day DATE PRIMARY KEY)")
-    connection.executemany("INSERT INTO counting VALUES (?)", [[day] for day in days])
+    connection.execute("INSERT INTO counting SELECT unnest(?)", [list(days)])
+    paths = [row[0] for row in connection.execute(_TIMED_PATHS).fetchall()]
+    connection.execute("CREATE OR REPLACE TEMP TABLE routes (path VARCHAR, route VARCHAR)")
+    if paths:
+        routes = [route_of(path) for path in paths]
+        connection.execute("INSERT INTO routes SELECT unnest(?), unnest(?)", [paths, routes])
     connection.execute(_STEPS)
     connection.execute(_VISITS)
     day_rows = connection.execute(_DAYS).fetchall()
@@ -214,7 +230,9 @@ def count_days(
     }
     _replace(sessions, node, days, day_rows, hour_rows, cells)
     connection.execute("DELETE FROM dirty_days WHERE day IN (SELECT day FROM counting)")
-    connection.execute("DROP TABLE steps; DROP TABLE visits; DROP TABLE counting")
+    connection.execute(
+        "DROP TABLE steps; DROP TABLE visits; DROP TABLE routes; DROP TABLE counting"
+    )
     return list(days)
 
 
@@ -286,7 +304,7 @@ def _hour_values(node: str, row: Any) -> dict[str, Any]:
 
 
 def _cell_values(node: str, dimension: str, row: Any) -> dict[str, Any]:
-    day, value, visitors, hits, visits = row
+    day, value, visitors, hits, visits, total = row
     return {
         "node": node,
         "day": day,
@@ -295,5 +313,5 @@ def _cell_values(node: str, dimension: str, row: Any) -> dict[str, Any]:
         "visitors": visitors,
         "hits": hits,
         "visits": visits,
-        "total": 0,
+        "total": total,
     }

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import iptocc
 from crawlerdetect import CrawlerDetect
+from starlette.routing import compile_path
 from ua_parser import parse as parse_user_agent
 
 UNKNOWN = "unknown"
@@ -66,6 +67,28 @@ def route_of(path: str) -> str:
     traffic, not one order's (the log writes private routes by template already)."""
     segments = path.split("/")
     return "/".join("{id}" if _IDENTIFIER.match(segment) else segment for segment in segments)
+
+
+class RouteNames:
+    """A logged path's route: the first of the shop's route templates that matches it, as
+    the app matches them (``/products/{slug}``); a path none matches (an asset, a proxy's
+    other site, a scanner's guess) is named by ``route_of``. A private route's line holds
+    its template already, which its own pattern matches."""
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        self._patterns = [(compile_path(template)[0], template) for template in templates]
+        self._known: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        known = self._known.get(path)
+        if known is None:
+            known = next(
+                (template for pattern, template in self._patterns if pattern.match(path)),
+                None,
+            ) or route_of(path)
+            if len(self._known) < USER_AGENT_CACHE:
+                self._known[path] = known
+        return known
 
 
 @dataclass(frozen=True)

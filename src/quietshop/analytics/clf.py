@@ -84,12 +84,13 @@ class Rejected:
 @dataclass(frozen=True)
 class ParsedLog:
     """What one ``parse_log`` did. ``table`` names a TEMP table in the caller's connection:
-    line_number BIGINT, "at" TIMESTAMP (UTC), host, method, path, query VARCHAR, status INTEGER,
-    bytes BIGINT, referrer, user_agent VARCHAR. method and path are NULL when the request
-    was not ``METHOD TARGET [HTTP/x]`` (nginx logs ``"-"`` for a connection closed before
-    its request); query is the target's part after ``?``, empty when it has none (NULL
-    with no target); referrer and
-    user_agent are unescaped, and empty where the log said ``-``."""
+    line_number BIGINT, "at" TIMESTAMP (UTC), host, method, path, query VARCHAR, status
+    INTEGER, bytes BIGINT, referrer, user_agent VARCHAR, seconds DOUBLE. method and path
+    are NULL when the request was not ``METHOD TARGET [HTTP/x]`` (nginx logs ``"-"`` for a
+    connection closed before its request); query is the target's part after ``?``, empty
+    when it has none (NULL with no target); referrer and user_agent are unescaped, and
+    empty where the log said ``-``; seconds is the request's duration where the line ends
+    in one, else NULL."""
 
     table: str
     rows: int
@@ -114,11 +115,17 @@ class LogOffsetError(ValueError):
 _HOST = r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*|v-[0-9a-f]{16}|-)"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _QUOTED_BODY = r'(?:[^"\\]|\\.)*'
+# A trailing number is the request's duration in seconds, as the shop writes it and as
+# nginx's $request_time appended to its combined format does: "... "ua" 0.012".
+_SECONDS = r"\d{1,9}(?:\.\d{1,6})?"
 _FULL = (
     rf"^({_HOST}) \S+ \S+ \[(\d\d/{_MONTH}/\d{{4}}:\d\d:\d\d:\d\d) ([+-])(\d\d)(\d\d)\] "
-    rf'"({_QUOTED_BODY})" (\d{{3}}) (\d{{1,18}}|-) "({_QUOTED_BODY})" "({_QUOTED_BODY})"$'
+    rf'"({_QUOTED_BODY})" (\d{{3}}) (\d{{1,18}}|-) "({_QUOTED_BODY})" "({_QUOTED_BODY})"'
+    rf"(?: ({_SECONDS}))?$"
 )
-_FULL_GROUPS = ["host", "stamp", "sign", "zh", "zm", "request", "status", "bytes", "ref", "ua"]
+_FULL_GROUPS = [
+    *("host", "stamp", "sign", "zh", "zm", "request", "status", "bytes", "ref", "ua", "seconds")
+]
 _REQUEST = r"^([A-Z]+) (\S+)(?: HTTP/\d(?:\.\d)?)?$"
 
 
@@ -190,7 +197,8 @@ FROM (SELECT first, string_split(piece, chr(10)) AS l
 # times faster than RE2 extracting groups; RE2 extracts the fields of the rare other line.
 _SIMPLE = (
     rf"^{_HOST} [^\s\"]+ [^\s\"]+ \[\d\d/{_MONTH}/\d{{4}}:\d\d:\d\d:\d\d [+-]\d{{4}}\] "
-    r'"[A-Z]+ [^\s"\\]+ HTTP/\d(?:\.\d)?" \d{3} (?:\d{1,18}|-) "[^"\\]*" "[^"\\]*"$'
+    r'"[A-Z]+ [^\s"\\]+ HTTP/\d(?:\.\d)?" \d{3} (?:\d{1,18}|-) "[^"\\]*" "[^"\\]*"'
+    rf"(?: {_SECONDS})?$"
 )
 
 # The head ("host ident user [time] ") ends in a time of fixed width.
@@ -204,7 +212,8 @@ _SIMPLE_FIELDS = """struct_pack(
     status := substr(parts[3], 2, 3),
     bytes := substr(parts[3], 6, strlen(parts[3]) - 6),
     ref := parts[4],
-    ua := parts[6])"""
+    ua := parts[6],
+    seconds := ltrim(coalesce(parts[7], '')))"""
 
 
 def _unescaped(expression: str) -> str:
@@ -257,6 +266,7 @@ SELECT line_number, "at", m.host,
        CASE m.bytes WHEN '-' THEN 0 ELSE m.bytes::BIGINT END AS bytes,
        {_unescaped("m.ref")} AS referrer,
        {_unescaped("m.ua")} AS user_agent,
+       TRY_CAST(nullif(m.seconds, '') AS DOUBLE) AS seconds,
        CASE
            WHEN strlen(line) > {MAX_LINE_BYTES} THEN '{Reason.TOO_LONG}'
            WHEN m IS NULL THEN
@@ -272,11 +282,14 @@ FROM timed
 
 _ROWS_COLUMNS = """
     line_number BIGINT, "at" TIMESTAMP, host VARCHAR, method VARCHAR, path VARCHAR,
-    query VARCHAR, status INTEGER, bytes BIGINT, referrer VARCHAR, user_agent VARCHAR
+    query VARCHAR, status INTEGER, bytes BIGINT, referrer VARCHAR, user_agent VARCHAR,
+    seconds DOUBLE
 """
 # Stands for the caller's table in the statements below (str.replace: they hold braces).
 _TABLE = "__clf_rows_table__"
-_ROW_NAMES = 'line_number, "at", host, method, path, query, status, bytes, referrer, user_agent'
+_ROW_NAMES = (
+    'line_number, "at", host, method, path, query, status, bytes, referrer, user_agent, seconds'
+)
 
 # Straight from the lines to the rows: no table of the block's parsed fields in between.
 # Lines Python rejected (invalid UTF-8, too long) are empty here, so never rows.

@@ -9,9 +9,11 @@ too). Either resumes where the last ingestion of each file stopped.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -23,9 +25,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.analytics import classify, presenting, reports
 from quietshop.analytics import ingest as ingestion
-from quietshop.analytics import presenting, reports
 from quietshop.analytics.visitors import day_of
 from quietshop.clock import system_clock
 from quietshop.console import one_line_errors
@@ -45,16 +48,26 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def ingestion_of(settings: Settings) -> ingestion.Ingestion:
-    sessions = make_session_factory(open_database(settings.resolved_database_url))
-    shop_host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+def ingestion_of(
+    settings: Settings, sessions: sessionmaker[Session], route_templates: Sequence[str]
+) -> ingestion.Ingestion:
+    """The ingestion of this node, naming paths by the app's ``route_templates``."""
+    host = urlsplit(settings.base_url).hostname or ""
     return ingestion.Ingestion(
         sessions=sessions,
         store_dir=settings.analytics_dir,
         node=settings.analytics_node_name,
         retention_days=settings.access_log_retention_days,
-        shop_host=shop_host.lower().removeprefix("www."),
+        shop_host=host.lower().removeprefix("www."),
+        route_of=classify.RouteNames(route_templates),
     )
+
+
+def _route_templates(ctx: typer.Context) -> Sequence[str]:
+    """The app's route templates, which cli.py hands this group as a function (analytics
+    imports no app)."""
+    found: Any = ctx.obj
+    return tuple(found()) if callable(found) else ()
 
 
 def own_logs(settings: Settings) -> list[Path]:
@@ -104,6 +117,7 @@ def _print_result(result: ingestion.IngestResult) -> None:
 @analytics_app.command("ingest")
 @one_line_errors
 def ingest(
+    ctx: typer.Context,
     files: Annotated[
         list[Path] | None,
         typer.Argument(dir_okay=False, help="Log files; none: the shop's own access.log*."),
@@ -118,8 +132,9 @@ def ingest(
     total = sum(path.stat().st_size for path in paths)
     with _progress() as progress:
         task = progress.add_task("Ingesting", total=total or None)
+        sessions = make_session_factory(open_database(settings.resolved_database_url))
         result = ingestion.ingest(
-            ingestion_of(settings),
+            ingestion_of(settings, sessions, _route_templates(ctx)),
             paths,
             now=system_clock(),
             progress=lambda consumed: progress.advance(task, consumed),

@@ -74,6 +74,8 @@ class Ingestion:
     node: str
     retention_days: int
     shop_host: str = ""  # referrers from it are the shop's own pages, not referrers
+    # Names a path by its route, for the slowest routes (classify.RouteNames of the app's).
+    route_of: Callable[[str], str] = classify.route_of
 
 
 def ingest(
@@ -88,7 +90,11 @@ def ingest(
         reader = _Reader(ingestion, connection, now)
         results = [reader.read_file(path, progress) for path in paths]
         counted = aggregates.count_days(
-            connection, ingestion.sessions, ingestion.node, store.dirty_days(connection)
+            connection,
+            ingestion.sessions,
+            ingestion.node,
+            store.dirty_days(connection),
+            ingestion.route_of,
         )
         first_kept = day_of(now) - timedelta(days=ingestion.retention_days)
         sealed = store.seal_days_before(connection, first_kept)
@@ -150,17 +156,14 @@ SELECT c.day, c."at",
        c.method = 'GET' AND (c.status BETWEEN 200 AND 299 OR c.status = 304)
            AND NOT starts_with(c.path, '/api/'),
        c.method = 'POST' AND c.path = '{aggregates.ORDER_PATH}' AND c.status IN (200, 201),
-       {_REFERRER}, c.browser, c.os, c.device, coalesce(h.country, '{classify.UNKNOWN}')
+       {_REFERRER}, c.browser, c.os, c.device, coalesce(h.country, '{classify.UNKNOWN}'),
+       c.seconds
 FROM classified c
 LEFT JOIN hosts h ON h.host = c.host
 LEFT JOIN keys k ON k.day = c.day AND k.host = c.host AND k.user_agent = c.user_agent
 WHERE c.kind IS NULL AND NOT c.sealed
 """  # noqa: S608 -- built from this module's constants, no input
-_DIRTY = """
-INSERT OR IGNORE INTO dirty_days
-SELECT DISTINCT day FROM classified WHERE NOT sealed
-UNION SELECT $today
-"""
+_DIRTY = "INSERT OR IGNORE INTO dirty_days SELECT DISTINCT day FROM classified WHERE NOT sealed"
 _TALLY = "SELECT kind, count(*) FROM classified WHERE kind IS NOT NULL AND NOT sealed GROUP BY 1"
 
 
@@ -236,7 +239,9 @@ class _Reader:
                 connection.execute(
                     "INSERT INTO rejected VALUES (?, ?, ?)", [self.today, reason, found.count]
                 )
-            connection.execute(_DIRTY, {"today": self.today})
+            if rejected:  # counted on the day they were read, a line's own day being unknown
+                connection.execute("INSERT OR IGNORE INTO dirty_days VALUES (?)", [self.today])
+            connection.execute(_DIRTY)
             store.save_position(connection, identity, path.name, parsed.end)
             connection.execute("COMMIT")
         except BaseException:

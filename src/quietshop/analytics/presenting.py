@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from quietshop.analytics.reports import Breakdown, Report, Row, Totals
+from quietshop.analytics.reports import SLOWEST, Breakdown, Report, Row, Totals
 
 # The tables a CSV export can be of: the trend, the heatmap, the funnel and each breakdown.
 FIXED_TABLES = ("trend", "heatmap", "funnel")
@@ -40,7 +40,13 @@ def _totals(found: Totals) -> dict[str, Any]:
 
 
 def _row(row: Row) -> dict[str, Any]:
-    return {"value": row.value, "visitors": row.visitors, "hits": row.hits, "visits": row.visits}
+    return {
+        "value": row.value,
+        "visitors": row.visitors,
+        "hits": row.hits,
+        "visits": row.visits,
+        "mean_ms": row.mean_ms,
+    }
 
 
 def _breakdown(found: Breakdown) -> dict[str, Any]:
@@ -154,9 +160,12 @@ def table_rows(report: Report, table: str) -> Iterator[list[str]]:
             ]
     elif table in report.breakdowns:
         found = report.breakdowns[table]
-        yield ["value", "visitors", "hits", "visits"]
+        timed = table == SLOWEST
+        yield ["value", "visitors", "hits", "visits", *(["mean_ms"] if timed else [])]
         for row in [*found.rows, *([found.other] if found.other else [])]:
-            yield [row.value, _shown(row.visitors, k), _shown(row.hits, k), _shown(row.visits, k)]
+            counted = [row.value, _shown(row.visitors, k), _shown(row.hits, k)]
+            counted.append(_shown(row.visits, k))
+            yield [*counted, _shown(row.mean_ms, k)] if timed else counted
     else:
         raise ValueError(f"no such table: {table!r} (one of {', '.join(table_names(report))})")
 

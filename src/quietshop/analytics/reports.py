@@ -33,6 +33,7 @@ Granularity = Literal["hour", "day", "week", "month"]
 GRANULARITIES: tuple[Granularity, ...] = ("hour", "day", "week", "month")
 # Requests, not people: no visitor is counted in them, so k does not apply.
 REQUEST_DIMENSIONS = frozenset({"excluded", "rejected"})
+SLOWEST = "route"  # sorted by mean duration, slowest first
 # A report's ranges: no more than this many days, and an hourly trend no more than 31.
 MAX_DAYS = 3 * 366
 MAX_HOURLY_DAYS = 31
@@ -121,6 +122,14 @@ class Row:
     visitors: int | None
     hits: int | None
     visits: int | None
+    total: int | None = 0  # the routes' milliseconds; 0 elsewhere
+
+    @property
+    def mean_ms(self) -> float | None:
+        """A route's mean duration (``total`` over ``hits``)."""
+        if self.total is None or not self.hits:
+            return None
+        return round(self.total / self.hits, 1)
 
 
 @dataclass(frozen=True)
@@ -266,13 +275,14 @@ def heatmap(session: Session, period: Period, min_visitors: int) -> list[HeatCel
     return cells
 
 
-def _cells(dimension: str, period: Period) -> Select[str, int, int, int]:
+def _cells(dimension: str, period: Period) -> Select[str, int, int, int, int]:
     return (
         select(
             TrafficCell.value,
             func.sum(TrafficCell.visitors),
             func.sum(TrafficCell.hits),
             func.sum(TrafficCell.visits),
+            func.sum(TrafficCell.total),
         )
         .where(
             TrafficCell.dimension == dimension,
@@ -290,15 +300,19 @@ def breakdown(
     min_visitors: int,
     limit: int | None = TOP_ROWS,
 ) -> Breakdown:
-    """The dimension's values by visitors (then hits), the first ``limit`` of those seen
-    by at least ``min_visitors``; the rest folded into ``(other)``."""
+    """The dimension's values by visitors (then hits; routes by their mean duration), the
+    first ``limit`` of those seen by at least ``min_visitors``; the rest folded into
+    ``(other)``."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"no such breakdown: {dimension!r}")
     found = [
-        Row(value, int(visitors), int(hits), int(visits))
-        for value, visitors, hits, visits in session.execute(_cells(dimension, period))
+        Row(value, int(visitors), int(hits), int(visits), int(total))
+        for value, visitors, hits, visits, total in session.execute(_cells(dimension, period))
     ]
-    found.sort(key=lambda row: (-(row.visitors or 0), -(row.hits or 0), row.value))
+    if dimension == SLOWEST:
+        found.sort(key=lambda row: (-(row.mean_ms or 0), row.value))
+    else:
+        found.sort(key=lambda row: (-(row.visitors or 0), -(row.hits or 0), row.value))
     counts_people = dimension not in REQUEST_DIMENSIONS
     listed: list[Row] = []
     folded: list[Row] = []
@@ -322,12 +336,13 @@ def _other(folded: list[Row], min_visitors: int, counts_people: bool) -> Row | N
         return None
     visitors = sum(row.visitors or 0 for row in folded)
     if counts_people and visitors < min_visitors:
-        return Row(OTHER, None, None, None)
+        return Row(OTHER, None, None, None, None)
     return Row(
         OTHER,
         visitors,
         sum(row.hits or 0 for row in folded),
         sum(row.visits or 0 for row in folded),
+        sum(row.total or 0 for row in folded),
     )
 
 
@@ -335,7 +350,7 @@ def funnel(session: Session, period: Period, min_visitors: int) -> list[FunnelSt
     """Product, cart, checkout, order placed: the visits that reached each step in order,
     and the share of the step before that went on."""
     cells = session.execute(_cells("funnel", period))
-    found = {value: (int(visitors), int(visits)) for value, visitors, _, visits in cells}
+    found = {value: (int(visitors), int(visits)) for value, visitors, _, visits, _ in cells}
     steps = []
     previous: int | None = None
     for step in FUNNEL_STEPS:

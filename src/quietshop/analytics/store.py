@@ -5,10 +5,11 @@ It holds what exact counts of an open day need and nothing longer than the raw l
 - ``positions``: per log file (its identity, below) how far it has been read, so an
   ingestion resumes where the last stopped and never reads a line twice;
 - ``events``: the counted requests of the recent days, one row each, with the visitor's
-  key, path, status, referrer domain, browser, system, device class and country, but no
-  address and no User-Agent. Distinct visitors and visits of a day can only be counted
-  from these, and a day is counted anew from them each time lines of it arrive, so the
-  aggregates in the shop's database are replaced, never added to: nothing counts twice;
+  key, path, status, referrer domain, browser, system, device class, country and the
+  seconds it took, but no address and no User-Agent. Distinct visitors and visits of a
+  day can only be counted from these, and a day is counted anew from them each time
+  lines of it arrive, so the aggregates in the shop's database are replaced, never added
+  to: nothing counts twice;
 - ``excluded`` and ``rejected``: bots, assets and health checks per day, and lines that
   were no Combined Log Format, per reason and day of ingestion;
 - ``dirty_days``: days whose aggregates are to be counted anew (kept until they are, so
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS events (
     day DATE, "at" TIMESTAMP, visitor VARCHAR, method VARCHAR, path VARCHAR,
     status INTEGER, pageview BOOLEAN, order_placed BOOLEAN, referrer VARCHAR,
-    browser VARCHAR, os VARCHAR, device VARCHAR, country VARCHAR);
+    browser VARCHAR, os VARCHAR, device VARCHAR, country VARCHAR, seconds DOUBLE);
 CREATE TABLE IF NOT EXISTS excluded (day DATE, kind VARCHAR, requests BIGINT);
 CREATE TABLE IF NOT EXISTS rejected (day DATE, reason VARCHAR, lines BIGINT);
 CREATE TABLE IF NOT EXISTS dirty_days (day DATE PRIMARY KEY);

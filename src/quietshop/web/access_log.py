@@ -1,6 +1,7 @@
 """The access log, in Combined Log Format, written so that no line points at a person (P5).
 
-Kept: client IP, time, method, path, status, bytes, referrer, User-Agent. On a private
+Kept: client IP, time, method, path, status, bytes, referrer, User-Agent, and the seconds
+the request took (after the User-Agent, as nginx's ``$request_time``). On a private
 route's line the IP's field holds the day's visitor hash instead (``privacy.py``, with the
 hasher ``app.py`` hands it), or ``-``: never the address.
 Never kept: the remote-user field (always ``-``), query parameters outside the ones the
@@ -130,12 +131,16 @@ def format_line(
     sent_bytes: int,
     referrer: str,
     user_agent: str,
+    seconds: float | None = None,
 ) -> str:
+    """One line; ``seconds``, the time the request took, follows the User-Agent as nginx's
+    ``$request_time`` does (GoAccess and other readers of ``combined`` ignore it)."""
     stamp = _timestamp(int(when.timestamp()))
+    took = "" if seconds is None else f" {max(seconds, 0.0):.3f}"
     return (
         f'{client_ip} - - [{stamp}] "{_quote(method)} {_quote(target)} HTTP/{http_version}" '
         f'{status} {sent_bytes if sent_bytes else "-"} "{_quote(referrer)}" '
-        f'"{_quote(user_agent[:512])}"\n'
+        f'"{_quote(user_agent[:512])}"{took}\n'
     )
 
 

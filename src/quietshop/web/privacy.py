@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -145,13 +146,16 @@ class PrivacyMiddleware:
                 sent_bytes = declared_bytes  # the server sends the file; trust its length
             await send(message)
 
+        # A duration, not a moment: the monotonic counter, not the injectable clock.
+        started = time.perf_counter()
         try:
             await self.app(scope, receive, guarded_send)
         finally:
             if self.write_log is not None:
-                self.write_log(self._log_line(scope, status, sent_bytes))
+                seconds = time.perf_counter() - started
+                self.write_log(self._log_line(scope, status, sent_bytes, seconds))
 
-    def _log_line(self, scope: Scope, status: int, sent_bytes: int) -> str:
+    def _log_line(self, scope: Scope, status: int, sent_bytes: int, seconds: float) -> str:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         route = scope.get("route")
         template = getattr(route, "path_format", None) or getattr(route, "path", None)
@@ -172,6 +176,7 @@ class PrivacyMiddleware:
             sent_bytes=sent_bytes,
             referrer=self.log_policy.referrer(_header_value(headers, b"referer").decode("latin-1")),
             user_agent=user_agent,
+            seconds=seconds,
         )
 
     def _private_client(self, client_ip: str, user_agent: str, when: datetime) -> str:
