@@ -5,8 +5,11 @@ every node.
 Nothing a report shows can single anyone out:
 
 - a breakdown's value seen by fewer than ``min_visitors`` visitors over the period is not
-  listed: it is folded into ``(other)``, and ``(other)`` itself, when it adds up to fewer,
-  shows no visitor count but "fewer than k" (``visitors`` is None);
+  listed: it is folded into ``(other)``. ``(other)`` cannot count its distinct visitors
+  (the cells hold each value's), so it shows the most that any one of its values had, a
+  number it surely reaches; when that is below k, nothing of it is shown (``visitors``,
+  ``hits`` and ``visits`` are None, "fewer than k"), since a sum of small values could
+  still be one person;
 - the same holds for each hour of an hourly trend and each cell of the heatmap: below k
   visitors, ``visitors`` is None and the pageviews are not shown either;
 - bots, assets, health checks and rejected lines are requests, not people: shown as counted.
@@ -332,14 +335,20 @@ def breakdown(
 
 
 def _other(folded: list[Row], min_visitors: int, counts_people: bool) -> Row | None:
+    """The folded values as one row. Its hits, visits and milliseconds add up; its
+    visitors do not (one person seen on three rare pages is one visitor, not three), so
+    it shows the most any one of its values had: a count it surely reaches. Below k,
+    nothing of it is shown: a sum of small values could still be one person."""
     if not folded:
         return None
-    visitors = sum(row.visitors or 0 for row in folded)
-    if counts_people and visitors < min_visitors:
+    if not counts_people:
+        return Row(OTHER, 0, sum(row.hits or 0 for row in folded), 0, 0)
+    at_least = max(row.visitors or 0 for row in folded)
+    if at_least < min_visitors:
         return Row(OTHER, None, None, None, None)
     return Row(
         OTHER,
-        visitors,
+        at_least,
         sum(row.hits or 0 for row in folded),
         sum(row.visits or 0 for row in folded),
         sum(row.total or 0 for row in folded),
