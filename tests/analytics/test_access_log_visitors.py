@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -215,9 +215,7 @@ def look_register_sign_in_and_order(
     assert customer.get("/api/v1/orders", headers=auth).status_code == 200
     account = customer.get("/api/v1/account", headers=auth)
     assert account.status_code == 200, account.text
-    return Journey(
-        email, token, placed.json()["order_number"], account.json()["customer_number"]
-    )
+    return Journey(email, token, placed.json()["order_number"], account.json()["customer_number"])
 
 
 def test_a_customers_journey_cannot_be_matched_by_address_once_the_salt_is_gone(
