@@ -120,13 +120,11 @@ SELECT DISTINCT user_agent FROM clf_rows
 WHERE user_agent NOT IN (SELECT user_agent FROM agents)
 """
 _HUMAN_HOSTS = """
-SELECT DISTINCT r.host FROM clf_rows r JOIN agents a USING (user_agent)
-WHERE NOT a.bot AND r.host <> '-' AND NOT starts_with(r.host, 'v-')
+SELECT DISTINCT host FROM kept WHERE host <> '-' AND NOT starts_with(host, 'v-')
 """
 _HUMAN_TRIPLES = """
-SELECT DISTINCT CAST(r."at" AS DATE) AS day, r.host, r.user_agent
-FROM clf_rows r JOIN agents a USING (user_agent)
-WHERE NOT a.bot AND r.host <> '-' AND NOT starts_with(r.host, 'v-')
+SELECT DISTINCT day, host, user_agent FROM kept
+WHERE host <> '-' AND NOT starts_with(host, 'v-')
 """
 _KIND = f"""CASE
     WHEN r.path IS NULL THEN 'no request'
@@ -134,16 +132,19 @@ _KIND = f"""CASE
     WHEN {classify.static_sql("r.path")} THEN 'asset'
     WHEN {classify.health_sql("r.path")} THEN 'health check'
     ELSE NULL END"""
-_CLASSIFIED = f"""
-CREATE OR REPLACE TEMP TABLE classified AS
-SELECT r.*, CAST(r."at" AS DATE) AS day, a.bot, a.browser, a.os, a.device, {_KIND} AS kind,
-       CAST(r."at" AS DATE) IN (SELECT day FROM sealed_days) AS sealed
-FROM clf_rows r JOIN agents a USING (user_agent)
+_SEALED = 'CAST(r."at" AS DATE) IN (SELECT day FROM sealed_days)'
+# Every line's day and kind, counted: what is left out (and of which days), and the lines
+# of sealed days. One pass; only the lines kept are copied on.
+_COUNTS = f"""
+SELECT CAST(r."at" AS DATE) AS day, CASE WHEN {_SEALED} THEN 'sealed' ELSE {_KIND} END, count(*)
+FROM clf_rows r JOIN agents a USING (user_agent) GROUP BY ALL
 """  # noqa: S608 -- built from this module's constants, no input
-_EXCLUDED = """
-INSERT INTO excluded SELECT day, kind, count(*) FROM classified
-WHERE kind IS NOT NULL AND NOT sealed GROUP BY ALL
-"""
+_KEPT = f"""
+CREATE OR REPLACE TEMP TABLE kept AS
+SELECT r.*, CAST(r."at" AS DATE) AS day, a.browser, a.os, a.device
+FROM clf_rows r JOIN agents a USING (user_agent)
+WHERE ({_KIND}) IS NULL AND NOT {_SEALED}
+"""  # noqa: S608 -- built from this module's constants, no input
 # A referrer from another site, as its domain without "www."; the shop's own pages and
 # no referrer are ''.
 _REFERRER = """coalesce(nullif(regexp_replace(lower(regexp_extract(c.referrer,
@@ -158,13 +159,37 @@ SELECT c.day, c."at",
        c.method = 'POST' AND c.path = '{aggregates.ORDER_PATH}' AND c.status IN (200, 201),
        {_REFERRER}, c.browser, c.os, c.device, coalesce(h.country, '{classify.UNKNOWN}'),
        c.seconds
-FROM classified c
+FROM kept c
 LEFT JOIN hosts h ON h.host = c.host
 LEFT JOIN keys k ON k.day = c.day AND k.host = c.host AND k.user_agent = c.user_agent
-WHERE c.kind IS NULL AND NOT c.sealed
 """  # noqa: S608 -- built from this module's constants, no input
-_DIRTY = "INSERT OR IGNORE INTO dirty_days SELECT DISTINCT day FROM classified WHERE NOT sealed"
-_TALLY = "SELECT kind, count(*) FROM classified WHERE kind IS NOT NULL AND NOT sealed GROUP BY 1"
+
+
+@dataclass
+class _SliceCounts:
+    """What one slice's lines were, before any is written."""
+
+    days: set[date] = field(default_factory=set)  # the days of lines not sealed
+    excluded: list[tuple[date, str, int]] = field(default_factory=list)
+    sealed: int = 0
+
+    def tally(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for _, kind, count in self.excluded:
+            found[kind] = found.get(kind, 0) + count
+        return found
+
+
+def _slice_counts(connection: duckdb.DuckDBPyConnection) -> _SliceCounts:
+    counts = _SliceCounts()
+    for day, kind, count in connection.execute(_COUNTS).fetchall():
+        if kind == "sealed":
+            counts.sealed += int(count)
+            continue
+        counts.days.add(day)
+        if kind is not None:
+            counts.excluded.append((day, kind, int(count)))
+    return counts
 
 
 def _insert_columns(
@@ -222,26 +247,27 @@ class _Reader:
     ) -> None:
         connection = self.connection
         self._classify_agents()
-        connection.execute(_CLASSIFIED)
+        counts = _slice_counts(connection)
+        connection.execute(_KEPT)
         self._place_hosts()
         self._key_visitors()
-        sealed = connection.execute("SELECT count(*) FROM classified WHERE sealed").fetchone()
-        tally = dict(connection.execute(_TALLY).fetchall())
         rejected = {reason.value: found for reason, found in parsed.rejected.items()}
-        if sealed and sealed[0]:
-            rejected[DAY_SEALED] = clf.Rejected(int(sealed[0]), ())
+        if counts.sealed:
+            rejected[DAY_SEALED] = clf.Rejected(counts.sealed, ())
+        days = set(counts.days) | ({self.today} if rejected else set())
         connection.execute("BEGIN")
         try:
-            connection.execute(_EXCLUDED)
-            events = connection.execute(_EVENTS, {"shop_host": self.ingestion.shop_host})
-            inserted = events.fetchone()
+            if counts.excluded:
+                _insert_columns(connection, "excluded", *zip(*counts.excluded, strict=True))
+            inserted = connection.execute(
+                _EVENTS, {"shop_host": self.ingestion.shop_host}
+            ).fetchone()
             for reason, found in rejected.items():
                 connection.execute(
                     "INSERT INTO rejected VALUES (?, ?, ?)", [self.today, reason, found.count]
                 )
-            if rejected:  # counted on the day they were read, a line's own day being unknown
-                connection.execute("INSERT OR IGNORE INTO dirty_days VALUES (?)", [self.today])
-            connection.execute(_DIRTY)
+            # Rejected lines count on the day they were read: a line's own day is unknown.
+            connection.execute("INSERT OR IGNORE INTO dirty_days SELECT unnest(?)", [sorted(days)])
             store.save_position(connection, identity, path.name, parsed.end)
             connection.execute("COMMIT")
         except BaseException:
@@ -249,8 +275,8 @@ class _Reader:
             raise
         result.lines += parsed.lines_read
         result.events += int(inserted[0]) if inserted else 0
-        for kind, count in tally.items():
-            result.excluded[kind] = result.excluded.get(kind, 0) + int(count)
+        for kind, count in counts.tally().items():
+            result.excluded[kind] = result.excluded.get(kind, 0) + count
         for reason, found in rejected.items():
             before = result.rejected.get(reason)
             samples = found.sample_lines if before is None else before.sample_lines

@@ -45,7 +45,7 @@ from quietshop.errors import EnvironmentProblem
 
 STORE_FILE = "ingest.duckdb"
 # DuckDB's own ceiling: the parse's blocks and the day's windows fit well under it.
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "128MB"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (
