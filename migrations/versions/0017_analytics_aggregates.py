@@ -54,7 +54,13 @@ def upgrade() -> None:
             "node", "day", "dimension", "value", name=op.f("pk_analytics_cells")
         ),
     )
-    op.create_index("ix_analytics_cells_dimension_day", "analytics_cells", ["dimension", "day"])
+    # Covering: a report's breakdown reads only this index (90 days of transitions, ~89,000
+    # cells: 155 ms through the plain (dimension, day) index on SQLite, ~100 ms through it).
+    op.create_index(
+        "ix_analytics_cells_dimension_day",
+        "analytics_cells",
+        ["dimension", "day", "value", "visitors", "hits", "visits", "total"],
+    )
 
 
 def downgrade() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from quietshop.analytics.aggregates import DIMENSIONS, FUNNEL_STEPS, OTHER
@@ -282,10 +282,10 @@ def _cells(dimension: str, period: Period) -> Select[str, int, int, int, int]:
     return (
         select(
             TrafficCell.value,
-            func.sum(TrafficCell.visitors),
-            func.sum(TrafficCell.hits),
-            func.sum(TrafficCell.visits),
-            func.sum(TrafficCell.total),
+            func.sum(TrafficCell.visitors).label("visitors"),
+            func.sum(TrafficCell.hits).label("hits"),
+            func.sum(TrafficCell.visits).label("visits"),
+            func.sum(TrafficCell.total).label("total"),
         )
         .where(
             TrafficCell.dimension == dimension,
@@ -308,6 +308,15 @@ def breakdown(
     ``(other)``."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"no such breakdown: {dimension!r}")
+    if dimension == SLOWEST or dimension in REQUEST_DIMENSIONS:
+        return _small_breakdown(session, period, dimension, min_visitors, limit)
+    return _ranked_breakdown(session, period, dimension, min_visitors, limit)
+
+
+def _small_breakdown(
+    session: Session, period: Period, dimension: str, min_visitors: int, limit: int | None
+) -> Breakdown:
+    """Routes and the left-out requests: a few dozen values, sorted here."""
     found = [
         Row(value, int(visitors), int(hits), int(visits), int(total))
         for value, visitors, hits, visits, total in session.execute(_cells(dimension, period))
@@ -334,6 +343,52 @@ def breakdown(
     )
 
 
+def _ranked_breakdown(
+    session: Session, period: Period, dimension: str, min_visitors: int, limit: int | None
+) -> Breakdown:
+    """Pages, transitions, referrers...: tens of thousands of values over 90 days, so the
+    database ranks them and adds them all up in one statement, and only the listed rows
+    and one sum come back (sorting 37,000 transitions here took 400 ms). The folded ones
+    are the sum less the listed; their most visitors, the larger of the unlisted values'
+    and the first listable value past ``limit``'s."""
+    grouped = _cells(dimension, period).cte("grouped")
+    listable = and_(grouped.c.value != OTHER, grouped.c.visitors >= min_visitors)
+    order = (grouped.c.visitors.desc(), grouped.c.hits.desc(), grouped.c.value)
+    top = select(
+        literal(1).label("listable"), grouped.c.value, grouped.c.visitors, grouped.c.hits,
+        grouped.c.visits, literal(1).label("values"), literal(0).label("others"),
+    ).where(listable).order_by(*order)  # fmt: skip
+    if limit is not None:
+        top = top.limit(limit + 1)
+    everything = select(
+        literal(0), literal(OTHER), func.max(case((~listable, grouped.c.visitors))),
+        func.sum(grouped.c.hits), func.sum(grouped.c.visits), func.count(),
+        func.sum(case((grouped.c.value == OTHER, 1), else_=0)),
+    )  # fmt: skip
+    found = session.execute(union_all(top.subquery().select(), everything)).all()
+    rows = [Row(value, int(v), int(h), int(n)) for first, value, v, h, n, _, _ in found if first]
+    _, _, unlisted_most, hits, visits, values, others = next(row for row in found if not row[0])
+    if limit is not None and len(rows) > limit:
+        unlisted_most = max(unlisted_most or 0, rows[limit].visitors or 0)
+        rows = rows[:limit]
+    folded = int(values) - len(rows)
+    other = None
+    if folded:
+        other = _folded_row(
+            int(unlisted_most or 0),
+            int(hits or 0) - sum(row.hits or 0 for row in rows),
+            int(visits or 0) - sum(row.visits or 0 for row in rows),
+            min_visitors,
+        )
+    return Breakdown(dimension, rows, other, values=int(values), folded=folded - int(others or 0))
+
+
+def _folded_row(at_least: int, hits: int, visits: int, min_visitors: int) -> Row:
+    if at_least < min_visitors:
+        return Row(OTHER, None, None, None, None)
+    return Row(OTHER, at_least, hits, visits, 0)
+
+
 def _other(folded: list[Row], min_visitors: int, counts_people: bool) -> Row | None:
     """The folded values as one row. Its hits, visits and milliseconds add up; its
     visitors do not (one person seen on three rare pages is one visitor, not three), so
@@ -343,15 +398,11 @@ def _other(folded: list[Row], min_visitors: int, counts_people: bool) -> Row | N
         return None
     if not counts_people:
         return Row(OTHER, 0, sum(row.hits or 0 for row in folded), 0, 0)
-    at_least = max(row.visitors or 0 for row in folded)
-    if at_least < min_visitors:
-        return Row(OTHER, None, None, None, None)
-    return Row(
-        OTHER,
-        at_least,
+    return _folded_row(
+        max(row.visitors or 0 for row in folded),
         sum(row.hits or 0 for row in folded),
         sum(row.visits or 0 for row in folded),
-        sum(row.total or 0 for row in folded),
+        min_visitors,
     )
 
 
