@@ -4,12 +4,25 @@ because another writer committed in between (it takes the write lock at BEGIN)."
 from __future__ import annotations
 
 import threading
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import Connection, select, update
+from sqlalchemy.orm import Session
 
+from quietshop.analytics.models import TrafficCell, TrafficHour
 from quietshop.catalog.models import CatalogState
-from quietshop.db import make_engine, make_session_factory, transaction, upgrade_to_head
+from quietshop.db import (
+    insert_many,
+    make_engine,
+    make_session_factory,
+    transaction,
+    upgrade_to_head,
+)
+
+COUNTS = ("pageviews", "visitors", "visits", "bounces", "visit_seconds")
+CELL_COLUMNS = ("node", "day", "dimension", "value", "visitors", "hits", "visits", "total")
 
 
 def test_read_then_write_survives_another_writer(tmp_path: Path) -> None:
@@ -129,3 +142,31 @@ def test_writers_in_one_process_queue_instead_of_timing_out(tmp_path: Path) -> N
     with engine.connect() as check:
         assert check.execute(text("SELECT count(*) FROM hits")).scalar_one() == 320
     engine.dispose()
+
+
+def test_insert_many_binds_each_type_as_the_orm_does(connection: Connection) -> None:
+    """Dates, UTC times and text arrive as ``insert(table)`` with dicts would store them,
+    on each dialect, and read back equal through the ORM; no rows is no statement."""
+    hour = datetime(2026, 11, 30, 23, tzinfo=UTC)
+    insert_many(connection, TrafficHour, ("node", "hour", *COUNTS), [])
+    insert_many(connection, TrafficHour, ("node", "hour", *COUNTS), [("n-1", hour, 1, 2, 3, 4, 5)])
+    cells = [("n-1", date(2026, 11, 30), "page", f"/p/{i} é", i, i * 2, i * 3, 0) for i in range(3)]
+    insert_many(connection, TrafficCell, CELL_COLUMNS, cells)
+    with Session(bind=connection) as session:
+        stored = session.execute(select(TrafficHour)).scalar_one()
+        assert (stored.hour, stored.pageviews, stored.visit_seconds) == (hour, 1, 5)
+        found = session.execute(select(TrafficCell).order_by(TrafficCell.value)).scalars().all()
+        assert [(c.day, c.value, c.visitors, c.hits, c.visits) for c in found] == [
+            (day, value, visitors, hits, visits)
+            for _, day, _, value, visitors, hits, visits, _ in cells
+        ]
+
+
+def test_insert_many_refuses_a_naive_time_as_the_orm_does(connection: Connection) -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        insert_many(
+            connection,
+            TrafficHour,
+            ("node", "hour", *COUNTS),
+            [("n", datetime(2026, 1, 1), 0, 0, 0, 0, 0)],
+        )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -21,9 +21,11 @@ from sqlalchemy import (
     Dialect,
     Engine,
     MetaData,
+    Table,
     TypeDecorator,
     create_engine,
     event,
+    insert,
     make_url,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -217,6 +219,41 @@ def open_database(url: str) -> Engine:
             f"the database is at schema {current or 'none'}, not {head}: run `quietshop migrate`"
         )
     return engine
+
+
+def insert_many(
+    connection: Connection,
+    model: type[Base],
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``model``'s table with the
+    driver's executemany.
+
+    Each value still goes through its column type's bind processing (dates, UTC times), as
+    ``connection.execute(insert(table), dicts)`` would do, but without building a dict and
+    compiling parameters per row: for 170,000 aggregate rows that took a second of the
+    ingestion's ten (analytics/aggregates.py)."""
+    table = cast(Table, model.__table__)
+    dialect = connection.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    types = [table.c[name].type.dialect_impl(dialect) for name in columns]
+    processors = [type_.bind_processor(dialect) for type_ in types]
+    names = list(columns)
+    processed = (
+        [
+            value if process is None else process(value)
+            for process, value in zip(processors, row, strict=True)
+        ]
+        for row in rows
+    )
+    if compiled.positional:
+        order = [names.index(key) for key in compiled.positiontup or ()]
+        batch: list[Any] = [tuple(row[i] for i in order) for row in processed]
+    else:
+        batch = [dict(zip(names, row, strict=True)) for row in processed]
+    if batch:
+        connection.exec_driver_sql(compiled.string, batch)
 
 
 def upgrade_to_head(engine: Engine) -> None:

@@ -36,11 +36,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import duckdb
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.analytics.models import TrafficCell, TrafficDay, TrafficHour
-from quietshop.db import transaction
+from quietshop.db import insert_many, transaction
 
 ORDER_PATH = "/api/v1/orders"
 VISIT_GAP = "INTERVAL 30 MINUTE"
@@ -67,48 +67,53 @@ DIMENSIONS = (
     "rejected",
 )
 
-# The day's pageviews and orders in visit order, with each one's visit number.
+# The day's pageviews and orders in visit order, with each one's visit number, the page
+# viewed just before in the same visit, and its funnel step as a letter. Two window passes
+# over one ordering: a visit starts where the gap to the visitor's previous request is
+# 30 minutes or more, so whether the previous request is of the same visit is known from
+# the gap alone, before the visits are numbered.
 _STEPS = f"""
 CREATE OR REPLACE TEMP TABLE steps AS
 WITH ordered AS (
     SELECT day, "at", visitor, path, referrer, pageview, order_placed, rowid AS seq,
-           lag("at") OVER (PARTITION BY day, visitor ORDER BY "at", rowid) AS previous
+           lag("at") OVER running AS previous,
+           lag(CASE WHEN pageview THEN path END) OVER running AS previous_page
     FROM events
     WHERE day IN (SELECT day FROM counting) AND visitor IS NOT NULL
       AND (pageview OR order_placed)
-), numbered AS (
-    SELECT *, sum(CASE WHEN previous IS NULL OR "at" - previous >= {VISIT_GAP}
-                  THEN 1 ELSE 0 END)
-              OVER (PARTITION BY day, visitor ORDER BY "at", seq) AS visit
+    WINDOW running AS (PARTITION BY day, visitor ORDER BY "at", rowid)
+), starts AS (
+    SELECT *, previous IS NULL OR "at" - previous >= {VISIT_GAP} AS starts_visit
     FROM ordered
-), marked AS (
-    SELECT *,
-        pageview AND starts_with(path, '/products/') AS is_product,
-        pageview AND path = '/cart' AS is_cart,
-        pageview AND path = '/checkout' AS is_checkout,
-        lag(CASE WHEN pageview THEN path END)
-            OVER (PARTITION BY day, visitor, visit ORDER BY "at", seq) AS came_from
-    FROM numbered
-), reached AS (
-    SELECT *, bool_or(is_product) OVER running AS got_product
-    FROM marked WINDOW running AS (PARTITION BY day, visitor, visit ORDER BY "at", seq)
-), reached_cart AS (
-    SELECT *, bool_or(is_cart AND got_product) OVER running AS got_cart
-    FROM reached WINDOW running AS (PARTITION BY day, visitor, visit ORDER BY "at", seq)
 )
-SELECT *, bool_or(is_checkout AND got_cart) OVER running AS got_checkout
-FROM reached_cart WINDOW running AS (PARTITION BY day, visitor, visit ORDER BY "at", seq)
+SELECT day, "at", visitor, path, referrer, pageview, order_placed, seq,
+       sum(starts_visit::INTEGER) OVER (PARTITION BY day, visitor ORDER BY "at", seq) AS visit,
+       CASE WHEN NOT starts_visit THEN previous_page END AS came_from,
+       CASE WHEN order_placed THEN 'o'
+            WHEN starts_with(path, '/products/') THEN 'p'
+            WHEN path = '/cart' THEN 'c'
+            WHEN path = '/checkout' THEN 'k' END AS step
+FROM starts
 """  # noqa: S608 -- built from this module's constants, no input
+# A visit's funnel: its steps' letters in order, matched as product, then cart, then
+# checkout, then an order (other pages between them do not matter).
 _VISITS = """
 CREATE OR REPLACE TEMP TABLE visits AS
-SELECT day, visitor, visit, min("at") AS started, max("at") AS ended,
-       count(*) FILTER (pageview) AS views,
-       arg_min(path, seq) FILTER (pageview) AS entry,
-       arg_max(path, seq) FILTER (pageview) AS exit,
-       arg_min(referrer, seq) FILTER (pageview) AS referrer,
-       bool_or(got_product) AS product, bool_or(got_cart) AS cart,
-       bool_or(got_checkout) AS checkout, bool_or(order_placed AND got_checkout) AS placed
-FROM steps GROUP BY day, visitor, visit HAVING count(*) FILTER (pageview) > 0
+WITH walked AS (
+    SELECT day, visitor, visit, min("at") AS started, max("at") AS ended,
+           count(*) FILTER (pageview) AS views,
+           arg_min(path, seq) FILTER (pageview) AS entry,
+           arg_max(path, seq) FILTER (pageview) AS exit,
+           arg_min(referrer, seq) FILTER (pageview) AS referrer,
+           coalesce(string_agg(step, '' ORDER BY "at", seq), '') AS steps
+    FROM steps GROUP BY day, visitor, visit HAVING count(*) FILTER (pageview) > 0
+)
+SELECT day, visitor, visit, started, ended, views, entry, exit, referrer,
+       contains(steps, 'p') AS product,
+       regexp_matches(steps, 'p.*c') AS cart,
+       regexp_matches(steps, 'p.*c.*k') AS checkout,
+       regexp_matches(steps, 'p.*c.*k.*o') AS placed
+FROM walked
 """
 _DAYS = """
 WITH p AS (
@@ -264,54 +269,29 @@ def _replace(
                     TrafficHour.hour < _midnight(day + timedelta(days=1)),
                 )
             )
-        if day_rows:
-            connection.execute(insert(TrafficDay), [_day_values(node, row) for row in day_rows])
-        if hour_rows:
-            connection.execute(insert(TrafficHour), [_hour_values(node, row) for row in hour_rows])
-        cell_values = [
-            _cell_values(node, dimension, row) for dimension, rows in cells.items() for row in rows
-        ]
-        if cell_values:
-            connection.execute(insert(TrafficCell), cell_values)
+        insert_many(connection, TrafficDay, _DAY_COLUMNS, ((node, *r) for r in day_rows))
+        insert_many(
+            connection,
+            TrafficHour,
+            _HOUR_COLUMNS,
+            ((node, hour.replace(tzinfo=UTC), *rest) for hour, *rest in hour_rows),
+        )
+        insert_many(
+            connection,
+            TrafficCell,
+            _CELL_COLUMNS,
+            (
+                (node, row[0], dimension, *row[1:])
+                for dimension, rows in cells.items()
+                for row in rows
+            ),
+        )
 
 
-def _day_values(node: str, row: Any) -> dict[str, Any]:
-    day, pageviews, visitors, visits, bounces, seconds, requests, request_visitors = row
-    return {
-        "node": node,
-        "day": day,
-        "pageviews": pageviews,
-        "visitors": visitors,
-        "visits": visits,
-        "bounces": bounces,
-        "visit_seconds": seconds,
-        "requests": requests,
-        "request_visitors": request_visitors,
-    }
-
-
-def _hour_values(node: str, row: Any) -> dict[str, Any]:
-    hour, pageviews, visitors, visits, bounces, seconds = row
-    return {
-        "node": node,
-        "hour": hour.replace(tzinfo=UTC),
-        "pageviews": pageviews,
-        "visitors": visitors,
-        "visits": visits,
-        "bounces": bounces,
-        "visit_seconds": seconds,
-    }
-
-
-def _cell_values(node: str, dimension: str, row: Any) -> dict[str, Any]:
-    day, value, visitors, hits, visits, total = row
-    return {
-        "node": node,
-        "day": day,
-        "dimension": dimension,
-        "value": value,
-        "visitors": visitors,
-        "hits": hits,
-        "visits": visits,
-        "total": total,
-    }
+# The columns of the rows _DAYS, _HOURS and _CAPPED give, after the node (and dimension).
+_DAY_COLUMNS = (
+    *("node", "day", "pageviews", "visitors", "visits", "bounces", "visit_seconds"),
+    *("requests", "request_visitors"),
+)
+_HOUR_COLUMNS = ("node", "hour", "pageviews", "visitors", "visits", "bounces", "visit_seconds")
+_CELL_COLUMNS = ("node", "day", "dimension", "value", "visitors", "hits", "visits", "total")
