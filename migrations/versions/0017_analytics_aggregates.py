@@ -50,21 +50,18 @@ def upgrade() -> None:
         sa.Column("dimension", sa.String(length=16), nullable=False),
         sa.Column("value", sa.String(length=600), nullable=False),
         *_counts("visitors", "hits", "visits", "total"),
+        # A breakdown reads one dimension over a range of days: one range of this key. On
+        # SQLite the table is the key's b-tree: 90 days of transitions (~89,000 cells) read
+        # in ~100 ms instead of 155 through a (dimension, day) index, and written into one
+        # b-tree instead of three.
         sa.PrimaryKeyConstraint(
-            "node", "day", "dimension", "value", name=op.f("pk_analytics_cells")
+            "dimension", "day", "node", "value", name=op.f("pk_analytics_cells")
         ),
-    )
-    # Covering: a report's breakdown reads only this index (90 days of transitions, ~89,000
-    # cells: 155 ms through the plain (dimension, day) index on SQLite, ~100 ms through it).
-    op.create_index(
-        "ix_analytics_cells_dimension_day",
-        "analytics_cells",
-        ["dimension", "day", "value", "visitors", "hits", "visits", "total"],
+        sqlite_with_rowid=False,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_analytics_cells_dimension_day", table_name="analytics_cells")
     op.drop_table("analytics_cells")
     op.drop_table("analytics_hours")
     op.drop_table("analytics_days")

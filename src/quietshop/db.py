@@ -237,23 +237,23 @@ def insert_many(
     table = cast(Table, model.__table__)
     dialect = connection.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    types = [table.c[name].type.dialect_impl(dialect) for name in columns]
-    processors = [type_.bind_processor(dialect) for type_ in types]
     names = list(columns)
-    processed = (
-        [
-            value if process is None else process(value)
-            for process, value in zip(processors, row, strict=True)
-        ]
-        for row in rows
-    )
     if compiled.positional:
-        order = [names.index(key) for key in compiled.positiontup or ()]
-        batch: list[Any] = [tuple(row[i] for i in order) for row in processed]
-    else:
-        batch = [dict(zip(names, row, strict=True)) for row in processed]
-    if batch:
-        connection.exec_driver_sql(compiled.string, batch)
+        names = [key for key in compiled.positiontup or ()]
+    position = {name: index for index, name in enumerate(columns)}
+    # Column by column, in C where a column needs no processing (most: ints and text).
+    given = list(zip(*rows, strict=True))
+    if not given:
+        return
+    ordered = []
+    for name in names:
+        values = given[position[name]]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        ordered.append(values if process is None else list(map(process, values)))
+    batch: list[Any] = list(zip(*ordered, strict=True))
+    if not compiled.positional:
+        batch = [dict(zip(names, row, strict=True)) for row in batch]
+    connection.exec_driver_sql(compiled.string, batch)
 
 
 def upgrade_to_head(engine: Engine) -> None:

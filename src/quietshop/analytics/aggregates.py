@@ -259,8 +259,13 @@ def _replace(
             connection.execute(
                 delete(TrafficDay).where(TrafficDay.node == node, TrafficDay.day == day)
             )
+            # Every dimension named, for the key that leads with it.
             connection.execute(
-                delete(TrafficCell).where(TrafficCell.node == node, TrafficCell.day == day)
+                delete(TrafficCell).where(
+                    TrafficCell.dimension.in_(DIMENSIONS),
+                    TrafficCell.day == day,
+                    TrafficCell.node == node,
+                )
             )
             connection.execute(
                 delete(TrafficHour).where(
