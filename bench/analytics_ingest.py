@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from analytics_parse import GOAL_PEAK_MB, GOAL_SPEED_RATIO, Run, best, line_count, run_child
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from analytics_parse import GOAL_PEAK_MB, GOAL_SPEED_RATIO, Run, best, line_count, run_child
 from quietshop.analytics import reports
 from quietshop.analytics.aggregates import DIMENSIONS
 from quietshop.analytics.models import TrafficCell, TrafficDay, TrafficHour
@@ -227,7 +227,9 @@ def markdown(
     ]
     for timing in timings:
         verdict = "met" if timing.p99_ms < GOAL_QUERY_MS else "not met"
-        rows.append(f"| {timing.name} | {timing.p50_ms:.1f} ms | {timing.p99_ms:.1f} ms | {verdict} |")
+        rows.append(
+            f"| {timing.name} | {timing.p50_ms:.1f} ms | {timing.p99_ms:.1f} ms | {verdict} |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -157,6 +157,44 @@ def test_a_trailing_duration_is_the_requests_seconds(
     assert samples(parsed) == {Reason.NOT_COMBINED: (3, (5, 6, 7))} and adds_up(parsed)
 
 
+def test_nginx_main_format_carries_the_x_forwarded_for_field(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """nginx's default "main" format is combined plus "$http_x_forwarded_for", and
+    $request_time may follow it: the field is read as written ('-' is empty), on the
+    simple path and on the full pattern's (escapes), and never mistaken for the agent."""
+    escaped = f'198.51.100.23 - - [{STAMP}] "GET /a\\"b HTTP/1.1" 200 1 "-" "x\\"y"'
+    path = write(
+        tmp_path / "main.log",
+        OURS + ' "203.0.113.7"',  # 1: one client
+        OURS + ' "-"',  # 2: no header
+        OURS + ' "203.0.113.7, 10.0.0.2" 0.012',  # 3: two hops, then the seconds
+        escaped + ' "evil\\" \\"x" 1.5',  # 4: a hostile header, escaped by nginx
+        OURS,  # 5: plain combined: no such field
+        OURS + " 0.25",  # 6: combined with seconds: still no such field
+        OURS + ' ""',  # 7: an empty header
+        OURS + ' "2001:db8::1" "x"',  # 8: a fourth quoted field is no format of ours
+        OURS + ' "203.0.113.7',  # 9: cut inside the field
+    )
+    parsed = parse_log(con, path, now=NOW)
+    found = con.execute(
+        f"SELECT line_number, forwarded, seconds, user_agent FROM {parsed.table} "
+        "ORDER BY line_number"
+    ).fetchall()
+    agent = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Firefox/140.0"
+    assert found == [
+        (1, "203.0.113.7", None, agent),
+        (2, "", None, agent),
+        (3, "203.0.113.7, 10.0.0.2", 0.012, agent),
+        (4, 'evil" "x', 1.5, 'x"y'),
+        (5, "", None, agent),
+        (6, "", 0.25, agent),
+        (7, "", None, agent),
+    ]
+    assert samples(parsed) == {Reason.NOT_COMBINED: (1, (8,)), Reason.TRUNCATED: (1, (9,))}
+    assert adds_up(parsed)
+
+
 # ---------------------------------------------------------------- rejections
 
 
@@ -384,7 +422,10 @@ def test_windows_line_ends_are_line_ends_not_part_of_the_user_agent(
 # ---------------------------------------------------------------- fuzz
 
 _PARTS = st.sampled_from(
-    [OURS, OURS[:40], "", "\r", '"', "\\", " - - [", "\xff", "\udcff", "é", "\x00", "\n"]
+    [
+        *(OURS, OURS[:40], "", "\r", '"', "\\", " - - [", "\xff", "\udcff", "é", "\x00", "\n"),
+        *(' "203.0.113.7, 10.0.0.2"', " 0.012"),  # nginx main's X-Forwarded-For, the seconds
+    ]
 )
 
 

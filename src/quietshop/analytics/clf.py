@@ -12,6 +12,11 @@ an IPv4 or IPv6 address, a visitor hash (``v-`` and 16 hex digits) or ``-``; IDE
 are any non-blank field; bytes ``-`` is 0; times in any offset are turned into UTC. A line
 may end in ``\r\n`` (a log copied from Windows): the ``\r`` belongs to no field.
 
+After the User-Agent a line may carry one more quoted field, the ``X-Forwarded-For`` header
+the request came with, as nginx's default ``main`` format writes it (``combined`` plus
+`` "$http_x_forwarded_for"``); then the optional seconds. The field is only read here: who
+may be believed is the ingestion's question (``ingest.py``), since anyone can send it.
+
 Positions: a parse consumes whole lines only. A last line without its newline is left for
 the next parse (the writer may be halfway through it): ``end`` stops before it, and a parse
 from ``end`` reads only what came after. A gzip file (known by its magic bytes, not its
@@ -85,12 +90,13 @@ class Rejected:
 class ParsedLog:
     """What one ``parse_log`` did. ``table`` names a TEMP table in the caller's connection:
     line_number BIGINT, "at" TIMESTAMP (UTC), host, method, path, query VARCHAR, status
-    INTEGER, bytes BIGINT, referrer, user_agent VARCHAR, seconds DOUBLE. method and path
-    are NULL when the request was not ``METHOD TARGET [HTTP/x]`` (nginx logs ``"-"`` for a
-    connection closed before its request); query is the target's part after ``?``, empty
-    when it has none (NULL with no target); referrer and user_agent are unescaped, and
-    empty where the log said ``-``; seconds is the request's duration where the line ends
-    in one, else NULL."""
+    INTEGER, bytes BIGINT, referrer, user_agent, forwarded VARCHAR, seconds DOUBLE. method
+    and path are NULL when the request was not ``METHOD TARGET [HTTP/x]`` (nginx logs
+    ``"-"`` for a connection closed before its request); query is the target's part after
+    ``?``, empty when it has none (NULL with no target); referrer, user_agent and forwarded
+    (the X-Forwarded-For field of nginx's ``main`` format, as the line says it, unchecked)
+    are unescaped, and empty where the log said ``-`` or has no such field; seconds is the
+    request's duration where the line ends in one, else NULL."""
 
     table: str
     rows: int
@@ -121,10 +127,11 @@ _SECONDS = r"\d{1,9}(?:\.\d{1,6})?"
 _FULL = (
     rf"^({_HOST}) \S+ \S+ \[(\d\d/{_MONTH}/\d{{4}}:\d\d:\d\d:\d\d) ([+-])(\d\d)(\d\d)\] "
     rf'"({_QUOTED_BODY})" (\d{{3}}) (\d{{1,18}}|-) "({_QUOTED_BODY})" "({_QUOTED_BODY})"'
-    rf"(?: ({_SECONDS}))?$"
+    rf'(?: "({_QUOTED_BODY})")?(?: ({_SECONDS}))?$'
 )
 _FULL_GROUPS = [
-    *("host", "stamp", "sign", "zh", "zm", "request", "status", "bytes", "ref", "ua", "seconds")
+    *("host", "stamp", "sign", "zh", "zm", "request", "status", "bytes", "ref", "ua", "fwd"),
+    "seconds",
 ]
 _REQUEST = r"^([A-Z]+) (\S+)(?: HTTP/\d(?:\.\d)?)?$"
 
@@ -166,6 +173,10 @@ def _prefix_pattern() -> str:
         *quoted,
         *_literal(" "),
         *quoted,
+        # nginx's "main": the X-Forwarded-For field, cut short too. A complete combined
+        # line is a prefix of this, but never reaches the question: it is a row.
+        *_literal(" "),
+        *quoted,
     ]
     nested = "$"
     for full, partial in reversed(pieces):
@@ -191,17 +202,19 @@ FROM (SELECT first, string_split(piece, chr(10)) AS l
       FROM (SELECT unnest($firsts) AS first, unnest($pieces) AS piece))
 """
 
-# Nearly every line is "simple": no backslash, no quote outside its three quoted fields,
+# Nearly every line is "simple": no backslash, no quote outside its three (with nginx's
+# X-Forwarded-For, four) quoted fields,
 # and a request of METHOD TARGET HTTP/x. RE2's DFA only says yes or no to that, and the
 # fields come from cutting the line at its quotes and the request at its spaces, several
 # times faster than RE2 extracting groups; RE2 extracts the fields of the rare other line.
 _SIMPLE = (
     rf"^{_HOST} [^\s\"]+ [^\s\"]+ \[\d\d/{_MONTH}/\d{{4}}:\d\d:\d\d:\d\d [+-]\d{{4}}\] "
     r'"[A-Z]+ [^\s"\\]+ HTTP/\d(?:\.\d)?" \d{3} (?:\d{1,18}|-) "[^"\\]*" "[^"\\]*"'
-    rf"(?: {_SECONDS})?$"
+    rf'(?: "[^"\\]*")?(?: {_SECONDS})?$'
 )
 
-# The head ("host ident user [time] ") ends in a time of fixed width.
+# The head ("host ident user [time] ") ends in a time of fixed width. Cut at its quotes a
+# line is 7 parts, or 9 with an X-Forwarded-For field; either way the last is the seconds.
 _SIMPLE_FIELDS = """struct_pack(
     host := left(parts[1], strpos(parts[1], ' ') - 1),
     stamp := substr(parts[1], strlen(parts[1]) - 27, 20),
@@ -213,7 +226,8 @@ _SIMPLE_FIELDS = """struct_pack(
     bytes := substr(parts[3], 6, strlen(parts[3]) - 6),
     ref := parts[4],
     ua := parts[6],
-    seconds := ltrim(coalesce(parts[7], '')))"""
+    fwd := CASE WHEN len(parts) = 9 THEN parts[8] ELSE '' END,
+    seconds := ltrim(parts[-1]))"""
 
 
 def _unescaped(expression: str) -> str:
@@ -266,6 +280,7 @@ SELECT line_number, "at", m.host,
        CASE m.bytes WHEN '-' THEN 0 ELSE m.bytes::BIGINT END AS bytes,
        {_unescaped("m.ref")} AS referrer,
        {_unescaped("m.ua")} AS user_agent,
+       {_unescaped("m.fwd")} AS forwarded,
        TRY_CAST(nullif(m.seconds, '') AS DOUBLE) AS seconds,
        CASE
            WHEN strlen(line) > {MAX_LINE_BYTES} THEN '{Reason.TOO_LONG}'
@@ -283,12 +298,13 @@ FROM timed
 _ROWS_COLUMNS = """
     line_number BIGINT, "at" TIMESTAMP, host VARCHAR, method VARCHAR, path VARCHAR,
     query VARCHAR, status INTEGER, bytes BIGINT, referrer VARCHAR, user_agent VARCHAR,
-    seconds DOUBLE
+    forwarded VARCHAR, seconds DOUBLE
 """
 # Stands for the caller's table in the statements below (str.replace: they hold braces).
 _TABLE = "__clf_rows_table__"
 _ROW_NAMES = (
-    'line_number, "at", host, method, path, query, status, bytes, referrer, user_agent, seconds'
+    'line_number, "at", host, method, path, query, status, bytes, referrer, user_agent, '
+    "forwarded, seconds"
 )
 
 # Straight from the lines to the rows: no table of the block's parsed fields in between.

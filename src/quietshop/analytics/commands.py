@@ -60,6 +60,7 @@ def ingestion_of(
         retention_days=settings.access_log_retention_days,
         shop_host=host.lower().removeprefix("www."),
         route_of=classify.RouteNames(route_templates),
+        trusted_proxies=settings.trusted_proxy_list,
     )
 
 

@@ -18,10 +18,18 @@ The visitor key of a line that carries an address is the day's hash of it, with 
 salt the access log hashes private routes' lines with while the day is open, so one
 visitor's public and private lines are one visitor. For a day whose salt is gone (an older
 log, or a proxy's), a salt of the store's own is used, deleted when the day is sealed.
+
+Behind a proxy (nginx's ``main`` format, whose last quoted field is ``X-Forwarded-For``),
+a line's client is the one the header names only when the line's host is one of
+``trusted_proxies``, read as the shop reads its own requests' (``web/forwarded.py``:
+from the right, past every trusted hop; a malformed entry leaves the last trusted hop).
+From any other host the header is ignored: anyone can send it. The header goes no
+further than that choice.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +44,7 @@ from quietshop.analytics import aggregates, classify, clf, store
 from quietshop.analytics.models import DailySalt
 from quietshop.analytics.visitors import SALT_BYTES, day_of, salt_of_day, visitor_hash
 from quietshop.db import transaction
+from quietshop.web import forwarded
 
 # Lines of a sealed day (its events are gone, its aggregates final) cannot be counted.
 DAY_SEALED = "day already sealed"
@@ -76,6 +85,8 @@ class Ingestion:
     shop_host: str = ""  # referrers from it are the shop's own pages, not referrers
     # Names a path by its route, for the slowest routes (classify.RouteNames of the app's).
     route_of: Callable[[str], str] = classify.route_of
+    # Hosts whose lines' X-Forwarded-For names the client (settings.trusted_proxy_list).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def ingest(
@@ -165,6 +176,31 @@ LEFT JOIN keys k ON k.day = c.day AND k.host = c.host AND k.user_agent = c.user_
 """  # noqa: S608 -- built from this module's constants, no input
 
 
+_FORWARDING_HOSTS = "SELECT DISTINCT host FROM clf_rows WHERE forwarded <> ''"
+_FORWARDED_PAIRS = """
+SELECT DISTINCT host, forwarded FROM clf_rows WHERE forwarded <> '' AND host = ANY(?)
+"""
+_NEW_CLIENTS = """
+CREATE OR REPLACE TEMP TABLE clients (host VARCHAR, forwarded VARCHAR, client VARCHAR)
+"""
+_TO_CLIENTS = """
+UPDATE clf_rows SET host = c.client FROM clients c
+WHERE clf_rows.host = c.host AND clf_rows.forwarded = c.forwarded
+"""
+
+
+def _is_trusted(host: str, proxies: tuple[str, ...]) -> bool:
+    """Whether ``host`` (a line's, as written) is one of the configured proxies."""
+    address = forwarded.parse_address(host)
+    if address is None:
+        return False
+    parsed = ipaddress.ip_address(address)
+    return any(
+        parsed.version == network.version and parsed in network
+        for network in forwarded.trusted_networks(proxies)
+    )
+
+
 @dataclass
 class _SliceCounts:
     """What one slice's lines were, before any is written."""
@@ -246,6 +282,7 @@ class _Reader:
         self, parsed: clf.ParsedLog, identity: str, path: Path, result: FileResult
     ) -> None:
         connection = self.connection
+        self._believe_proxies()
         self._classify_agents()
         counts = _slice_counts(connection)
         connection.execute(_KEPT)
@@ -282,6 +319,23 @@ class _Reader:
             samples = found.sample_lines if before is None else before.sample_lines
             total = found.count + (before.count if before else 0)
             result.rejected[reason] = clf.Rejected(total, samples)
+
+    def _believe_proxies(self) -> None:
+        """Each line a trusted proxy logged with an X-Forwarded-For gets the client it names
+        as its host; every other line keeps its host. Once per distinct (proxy, header)."""
+        proxies = self.ingestion.trusted_proxies
+        if not proxies:
+            return
+        senders = [row[0] for row in self.connection.execute(_FORWARDING_HOSTS).fetchall()]
+        trusted = [host for host in senders if _is_trusted(host, proxies)]
+        if not trusted:
+            return
+        pairs = self.connection.execute(_FORWARDED_PAIRS, [trusted]).fetchall()
+        clients = [forwarded.client_address(host, header, proxies) for host, header in pairs]
+        hosts, headers = (list(column) for column in zip(*pairs, strict=True))
+        self.connection.execute(_NEW_CLIENTS)
+        _insert_columns(self.connection, "clients", hosts, headers, clients)
+        self.connection.execute(_TO_CLIENTS)
 
     def _classify_agents(self) -> None:
         new = [row[0] for row in self.connection.execute(_NEW_AGENTS).fetchall()]
