@@ -71,11 +71,14 @@ DIMENSIONS = (
 # viewed just before in the same visit, and its funnel step as a letter. Two window passes
 # over one ordering: a visit starts where the gap to the visitor's previous request is
 # 30 minutes or more, so whether the previous request is of the same visit is known from
-# the gap alone, before the visits are numbered.
+# the gap alone, before the visits are numbered. ``seq`` is a request's place in its
+# visitor's day by time (the order lines were read in only breaks ties), so a visit's
+# first and last pages are its first and last in time whatever order files were read in.
 _STEPS = f"""
 CREATE OR REPLACE TEMP TABLE steps AS
 WITH ordered AS (
-    SELECT day, "at", visitor, path, referrer, pageview, order_placed, rowid AS seq,
+    SELECT day, "at", visitor, path, referrer, pageview, order_placed,
+           row_number() OVER running AS seq,
            lag("at") OVER running AS previous,
            lag(CASE WHEN pageview THEN path END) OVER running AS previous_page
     FROM events

@@ -127,6 +127,9 @@ def ingest(
     """Read access logs from where the last ingestion stopped and count their days."""
     settings = load_settings()
     paths = list(files) if files else own_logs(settings)
+    if not paths:
+        _say(f"No access log in {settings.log_dir} yet: nothing to read.")
+        return
     for path in paths:
         if not path.is_file():
             raise InvalidInput("FILE", f"{path} is not a file")

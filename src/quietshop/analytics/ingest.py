@@ -252,6 +252,9 @@ class _Reader:
         result = FileResult(path)
         try:
             identity = store.file_identity(path)
+        except store.DamagedLogError as error:
+            result.error = str(error)
+            return result
         except OSError as error:
             result.error = f"{type(error).__name__}: {error.strerror or error}"
             return result

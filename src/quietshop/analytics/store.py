@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,19 +84,43 @@ def open_store(directory: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
 
 
+class DamagedLogError(Exception):
+    """A gzip log whose stream breaks before its first whole line: there is nothing to
+    know it by, so nothing of it can be read (and it is said, not passed over)."""
+
+
 def file_identity(path: Path) -> str | None:
-    """The identity of a log file, or None while it holds no whole line yet."""
+    """The identity of a log file: a hash of its first line that is not blank (with how
+    many bytes of blank lines came before it, so two files that both open with an empty
+    line are still two), or None while it holds no such whole line yet. Raises
+    DamagedLogError for a gzip stream damaged (or still being written) before it, and
+    OSError where the file cannot be read."""
     with path.open("rb") as raw:
         magic = raw.read(2)
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
         try:
-            head = stream.readline(MAX_LINE_BYTES + 1)
-        except (OSError, EOFError, zlib.error):
-            return None  # a damaged gzip stream: the parse says why
-    if not head.endswith(b"\n"):
-        return None if len(head) <= MAX_LINE_BYTES else hashlib.sha256(head).hexdigest()
-    return hashlib.sha256(head).hexdigest()
+            blank, head = _first_line_not_blank(stream)
+        except (OSError, EOFError, zlib.error) as exc:
+            if stream is raw:
+                raise
+            raise DamagedLogError(f"{type(exc).__name__}: {exc}") from exc
+    if not head.endswith(b"\n") and len(head) <= MAX_LINE_BYTES:
+        return None
+    # Without blank lines before it, the hash of the line alone, as positions saved before
+    # blank lines were told apart are keyed.
+    return hashlib.sha256((f"{blank}:".encode() if blank else b"") + head).hexdigest()
+
+
+def _first_line_not_blank(stream: io.BufferedIOBase) -> tuple[int, bytes]:
+    """(bytes of blank lines first, the first line with more than whitespace). A line of
+    more than MAX_LINE_BYTES is cut there; blank lines beyond that many bytes end it."""
+    blank = 0
+    while True:
+        head = stream.readline(MAX_LINE_BYTES + 1)
+        if head.strip() or not head.endswith(b"\n") or blank > MAX_LINE_BYTES:
+            return blank, head
+        blank += len(head)
 
 
 def position(store: duckdb.DuckDBPyConnection, identity: str) -> LogPosition:
