@@ -10,7 +10,10 @@ import time
 from datetime import date, timedelta, timezone
 from typing import Any
 
+import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +23,9 @@ from quietshop.analytics.visitors import (
     NO_VISITOR,
     DailySalts,
     destroy_closed_salts,
+    hmac_pads,
     visitor_hash,
+    visitor_hash_sql,
 )
 from quietshop.db import make_session_factory
 from tests.clock import T0, MovableClock
@@ -215,3 +220,45 @@ def test_serve_destroys_a_closed_days_salt_at_start(
     assert not destruction.thread.is_alive()
     with sessions() as db:
         assert set(_salt_days(db)) == {clock().date()}
+
+
+# The ingestion hashes a slice's visitors in DuckDB (visitor_hash_sql), the access log one
+# request's in Python (visitor_hash): a visitor's private and public lines are one visitor
+# only if both give the same text for every salt, address and User-Agent.
+_SQL_HASH = visitor_hash_sql("inner_pad", "outer_pad", "ip", "agent")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    salt=st.binary(min_size=32, max_size=32),
+    ip=st.one_of(st.ip_addresses().map(str), st.text(max_size=50)),
+    agent=st.text(max_size=400),  # any Unicode but lone surrogates: DuckDB's text is UTF-8
+)
+def test_the_sql_hash_is_the_python_hash(salt: bytes, ip: str, agent: str) -> None:
+    agent = agent.encode("utf-8", "replace").decode("utf-8")
+    ip = ip.encode("utf-8", "replace").decode("utf-8")
+    inner, outer = hmac_pads(salt)
+    with duckdb.connect() as connection:
+        found = connection.execute(
+            f"SELECT {_SQL_HASH} FROM (SELECT $inner::BLOB AS inner_pad, "
+            "$outer::BLOB AS outer_pad, $ip AS ip, $agent AS agent)",
+            {"inner": inner, "outer": outer, "ip": ip, "agent": agent},
+        ).fetchone()
+    assert found == (visitor_hash(salt, ip, agent),)
+
+
+def test_the_sql_hash_of_an_empty_agent_and_a_huge_one() -> None:
+    salt = bytes(range(32))
+    inner, outer = hmac_pads(salt)
+    with duckdb.connect() as connection:
+        connection.execute(
+            "CREATE TABLE t (inner_pad BLOB, outer_pad BLOB, ip VARCHAR, agent VARCHAR)"
+        )
+        agents = ["", "x" * 20_000, "Mozilla/5.0 \u00e9\u4e2d\U0001f600", "a\x00b"]
+        for agent in agents:
+            connection.execute(
+                "INSERT INTO t VALUES (?, ?, ?, ?)", [inner, outer, "2001:db8::1", agent]
+            )
+        found = [row[0] for row in connection.execute(f"SELECT {_SQL_HASH} FROM t").fetchall()]
+    assert found == [visitor_hash(salt, "2001:db8::1", agent) for agent in agents]
+    assert len(set(found)) == len(agents)

@@ -2,9 +2,9 @@
 
 A day is counted whole each time: its rows of this node in ``analytics_days``,
 ``analytics_hours`` and ``analytics_cells`` are deleted and written again in one
-transaction of the shop's database, so an ingestion repeated or resumed never adds a
-line twice. DuckDB does the counting (windows over a visitor's pageviews); the shop's
-database receives only the counts.
+transaction of the shop's database (with a few other days'), so an ingestion repeated or
+resumed never adds a line twice. DuckDB does the counting (windows over a visitor's
+pageviews); the shop's database receives only the counts.
 
 Definitions (``docs/analytics.md`` says how they differ from GoAccess's):
 
@@ -195,7 +195,9 @@ _CELLS: dict[str, str] = {
     "WHERE day IN (SELECT day FROM counting) GROUP BY ALL",
 }
 assert tuple(_CELLS) == DIMENSIONS
-# The first CELL_CAP values of each day, and the rest as one OTHER row.
+# The first CELL_CAP values of each day, and the rest as one OTHER row; in the order of
+# analytics_cells' key (after its dimension), so the shop's database appends to its b-tree
+# instead of inserting all over it (170,000 cells: 1.1 s shuffled, 0.55 s in order).
 _CAPPED = f"""
 WITH cells (day, value, visitors, hits, visits, total) AS ({{query}}),
 ranked AS (
@@ -206,7 +208,14 @@ ranked AS (
 SELECT day, CASE WHEN rank <= {CELL_CAP} THEN left(value, 600) ELSE '{OTHER}' END AS value,
        sum(visitors)::BIGINT, sum(hits)::BIGINT, sum(visits)::BIGINT, sum(total)::BIGINT
 FROM ranked GROUP BY ALL
+ORDER BY day, value
 """  # noqa: S608 -- built from this module's constants, no input
+
+
+# Days counted (and written to the shop's database) together: a few at a time bounds
+# what is held at once (a day's cells are ~2,000 rows; 90 days at once held ~30 MB more)
+# without a statement per day.
+DAYS_PER_COUNT = 8
 
 
 def count_days(
@@ -217,10 +226,23 @@ def count_days(
     route_of: Callable[[str], str],
 ) -> list[date]:
     """Count ``days`` anew from the node's events and replace the node's rows of them in
-    the shop's database; then they are no longer dirty. Returns the days counted.
-    ``route_of`` names each distinct path by its route (once a path, not once a line)."""
-    if not days:
-        return []
+    the shop's database, DAYS_PER_COUNT days a transaction; then they are no longer dirty
+    (a run stopped between two leaves the rest dirty, for the next). Returns the days
+    counted. ``route_of`` names each distinct path by its route (once a path, not once a
+    line)."""
+    ordered = sorted(days)
+    for start in range(0, len(ordered), DAYS_PER_COUNT):
+        _count_some(connection, sessions, node, ordered[start : start + DAYS_PER_COUNT], route_of)
+    return ordered
+
+
+def _count_some(
+    connection: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    node: str,
+    days: Sequence[date],
+    route_of: Callable[[str], str],
+) -> None:
     connection.execute("CREATE OR REPLACE TEMP TABLE counting (day DATE PRIMARY KEY)")
     connection.execute("INSERT INTO counting SELECT unnest(?)", [list(days)])
     paths = [row[0] for row in connection.execute(_TIMED_PATHS).fetchall()]
@@ -241,7 +263,6 @@ def count_days(
     connection.execute(
         "DROP TABLE steps; DROP TABLE visits; DROP TABLE routes; DROP TABLE counting"
     )
-    return list(days)
 
 
 def _midnight(day: date) -> datetime:

@@ -42,7 +42,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quietshop.analytics import aggregates, classify, clf, store
 from quietshop.analytics.models import DailySalt
-from quietshop.analytics.visitors import SALT_BYTES, day_of, salt_of_day, visitor_hash
+from quietshop.analytics.visitors import (
+    SALT_BYTES,
+    day_of,
+    hmac_pads,
+    salt_of_day,
+    visitor_hash_sql,
+)
 from quietshop.db import transaction
 from quietshop.web import forwarded
 
@@ -124,7 +130,7 @@ _NEW_LOOKUPS = """
 CREATE TEMP TABLE IF NOT EXISTS agents (
     user_agent VARCHAR PRIMARY KEY, bot BOOLEAN, browser VARCHAR, os VARCHAR, device VARCHAR);
 CREATE OR REPLACE TEMP TABLE hosts (host VARCHAR PRIMARY KEY, country VARCHAR);
-CREATE OR REPLACE TEMP TABLE keys (day DATE, host VARCHAR, user_agent VARCHAR, visitor VARCHAR);
+CREATE OR REPLACE TEMP TABLE pads (day DATE PRIMARY KEY, inner_pad BLOB, outer_pad BLOB);
 """
 _NEW_AGENTS = """
 SELECT DISTINCT user_agent FROM clf_rows
@@ -133,9 +139,9 @@ WHERE user_agent NOT IN (SELECT user_agent FROM agents)
 _HUMAN_HOSTS = """
 SELECT DISTINCT host FROM kept WHERE host <> '-' AND NOT starts_with(host, 'v-')
 """
-_HUMAN_TRIPLES = """
-SELECT DISTINCT day, host, user_agent FROM kept
-WHERE host <> '-' AND NOT starts_with(host, 'v-')
+_HUMAN_DAYS = """
+SELECT DISTINCT day FROM kept WHERE host <> '-' AND NOT starts_with(host, 'v-')
+EXCEPT SELECT day FROM pads
 """
 _KIND = f"""CASE
     WHEN r.path IS NULL THEN 'no request'
@@ -160,10 +166,14 @@ WHERE ({_KIND}) IS NULL AND NOT {_SEALED}
 # no referrer are ''.
 _REFERRER = """coalesce(nullif(regexp_replace(lower(regexp_extract(c.referrer,
     '^https?://([^/:?#]+)', 1)), '^www\\.', ''), $shop_host), '')"""
+# The visitor of a line with an address: its day's keyed hash of address and User-Agent.
+_VISITOR = visitor_hash_sql("k.inner_pad", "k.outer_pad", "c.host", "c.user_agent")
 _EVENTS = f"""
 INSERT INTO events
 SELECT c.day, c."at",
-       CASE WHEN starts_with(c.host, 'v-') THEN c.host ELSE k.visitor END,
+       CASE WHEN starts_with(c.host, 'v-') THEN c.host
+            WHEN c.host <> '-' THEN {_VISITOR}
+       END,
        c.method, c.path, c.status,
        c.method = 'GET' AND (c.status BETWEEN 200 AND 299 OR c.status = 304)
            AND NOT starts_with(c.path, '/api/'),
@@ -172,7 +182,7 @@ SELECT c.day, c."at",
        c.seconds
 FROM kept c
 LEFT JOIN hosts h ON h.host = c.host
-LEFT JOIN keys k ON k.day = c.day AND k.host = c.host AND k.user_agent = c.user_agent
+LEFT JOIN pads k ON k.day = c.day
 """  # noqa: S608 -- built from this module's constants, no input
 
 
@@ -362,15 +372,14 @@ class _Reader:
             _insert_columns(self.connection, "hosts", hosts, classify.countries(hosts))
 
     def _key_visitors(self) -> None:
-        self.connection.execute("DELETE FROM keys")
-        triples = self.connection.execute(_HUMAN_TRIPLES).fetchall()
-        if not triples:
+        """The HMAC keys of the days of the slice's lines that carry an address, for
+        _EVENTS to hash each line's visitor in SQL (a Python call per visitor cost more
+        than the rest of the slice). Kept for the run: a day's salt does not change."""
+        days = [row[0] for row in self.connection.execute(_HUMAN_DAYS).fetchall()]
+        if not days:
             return
-        days, hosts, agents = (list(column) for column in zip(*triples, strict=True))
-        visitors = [
-            visitor_hash(self._salt(day), host, user_agent) for day, host, user_agent in triples
-        ]
-        _insert_columns(self.connection, "keys", days, hosts, agents, visitors)
+        inner, outer = zip(*(hmac_pads(self._salt(day)) for day in days), strict=True)
+        _insert_columns(self.connection, "pads", days, inner, outer)
 
     def _salt(self, day: date) -> bytes:
         """The key of ``day``'s visitor hashes (see the module's docstring)."""

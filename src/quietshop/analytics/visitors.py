@@ -55,6 +55,27 @@ def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
     return VISITOR_MARKER + digest.hex()[:VISITOR_HEX_DIGITS]
 
 
+# HMAC-SHA256 (RFC 2104) as two plain SHA-256 passes, for DuckDB to key a whole slice of
+# lines at once: sha256(key ^ opad || sha256(key ^ ipad || message)). A 32-byte salt is
+# shorter than SHA-256's 64-byte block, so the key is the salt padded with zeros.
+_BLOCK = 64
+
+
+def hmac_pads(salt: bytes) -> tuple[bytes, bytes]:
+    """The salt's inner and outer HMAC keys, for ``visitor_hash_sql``."""
+    key = salt.ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def visitor_hash_sql(inner: str, outer: str, ip: str, user_agent: str) -> str:
+    """``visitor_hash`` as a DuckDB expression over columns (inner and outer BLOBs from
+    ``hmac_pads``; ip and user_agent VARCHAR, valid UTF-8): the same text for the same
+    salt, address and User-Agent (tests/analytics/test_visitors.py holds them equal)."""
+    message = f"encode({ip}) || '\\x00'::BLOB || encode({user_agent})"
+    digest = f"sha256({outer} || unhex(sha256({inner} || {message})))"
+    return f"'{VISITOR_MARKER}' || left({digest}, {VISITOR_HEX_DIGITS})"
+
+
 def day_of(moment: datetime) -> date:
     """The UTC day a moment falls in (the salt's day)."""
     return moment.astimezone(UTC).date()
