@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -152,7 +152,7 @@ Format = Literal["text", "json", "csv"]
 
 def _period(first: date | None, last: date | None, today: date) -> reports.Period:
     last = last or today
-    return reports.Period(first or last - timedelta(days=29), last)
+    return reports.Period(first, last) if first else reports.period_ending(last, 30)
 
 
 @analytics_app.command("report")

@@ -163,9 +163,10 @@ FROM clf_rows r JOIN agents a USING (user_agent)
 WHERE ({_KIND}) IS NULL AND NOT {_SEALED}
 """  # noqa: S608 -- built from this module's constants, no input
 # A referrer from another site, as its domain without "www."; the shop's own pages and
-# no referrer are ''.
+# no referrer are ''. A user name (and password) before an "@" is the referrer's own
+# (https://ann@mail.example/): skipped, never taken for the domain.
 _REFERRER = """coalesce(nullif(regexp_replace(lower(regexp_extract(c.referrer,
-    '^https?://([^/:?#]+)', 1)), '^www\\.', ''), $shop_host), '')"""
+    '^https?://(?:[^/?#@]*@)?([^/:?#@]+)', 1)), '^www\\.', ''), $shop_host), '')"""
 # The visitor of a line with an address: its day's keyed hash of address and User-Agent.
 _VISITOR = visitor_hash_sql("k.inner_pad", "k.outer_pad", "c.host", "c.user_agent")
 _EVENTS = f"""

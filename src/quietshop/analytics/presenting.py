@@ -39,20 +39,21 @@ def _totals(found: Totals) -> dict[str, Any]:
     }
 
 
-def _row(row: Row) -> dict[str, Any]:
+def _row(row: Row, timed: bool) -> dict[str, Any]:
     return {
         "value": row.value,
         "visitors": row.visitors,
         "hits": row.hits,
         "visits": row.visits,
-        "mean_ms": row.mean_ms,
+        "mean_ms": row.mean_ms if timed else None,  # only the routes are timed
     }
 
 
 def _breakdown(found: Breakdown) -> dict[str, Any]:
+    timed = found.dimension == SLOWEST
     return {
-        "rows": [_row(row) for row in found.rows],
-        "other": _row(found.other) if found.other else None,
+        "rows": [_row(row, timed) for row in found.rows],
+        "other": _row(found.other, timed) if found.other else None,
         "values": found.values,
         "folded": found.folded,
     }
@@ -73,7 +74,12 @@ def as_json(report: Report) -> dict[str, Any]:
         "totals": _totals(report.totals),
         "requests": report.requests,
         "trend": [
-            {"start": point.start.isoformat(), "hidden": point.hidden, **_totals(point.totals)}
+            {
+                "start": point.start.isoformat(),
+                "hidden": point.hidden,
+                # Hidden: null, as every count k hides, not 0 (which reads as no traffic).
+                **(dict.fromkeys(_totals(point.totals)) if point.hidden else _totals(point.totals)),
+            }
             for point in report.trend
         ],
         "heatmap": [
@@ -174,9 +180,17 @@ def as_csv(report: Report, table: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for row in table_rows(report, table):
-        # A value starting with = + - @ is text, not a formula, in a spreadsheet.
-        writer.writerow(["'" + cell if cell[:1] in "=+-@" and cell else cell for cell in row])
+        writer.writerow([_as_text(cell) for cell in row])
     return out.getvalue()
+
+
+# What a spreadsheet may read as the start of a formula (OWASP's CSV injection list).
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def _as_text(cell: str) -> str:
+    """A cell a spreadsheet reads as text, never a formula."""
+    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
 
 
 def print_text(report: Report, console: Console) -> None:

@@ -4,14 +4,22 @@ every node.
 
 Nothing a report shows can single anyone out:
 
-- a breakdown's value seen by fewer than ``min_visitors`` visitors over the period is not
-  listed: it is folded into ``(other)``. ``(other)`` cannot count its distinct visitors
-  (the cells hold each value's), so it shows the most that any one of its values had, a
-  number it surely reaches; when that is below k, nothing of it is shown (``visitors``,
-  ``hits`` and ``visits`` are None, "fewer than k"), since a sum of small values could
-  still be one person;
-- the same holds for each hour of an hourly trend and each cell of the heatmap: below k
-  visitors, ``visitors`` is None and the pageviews are not shown either;
+- who is "k visitors": over more than a day, a value's visitors are its days' visitors
+  added up (the salt changes daily, so nobody can tell one person's two days apart), and
+  one person seen on five days would be five. So a value is shown only where it reaches k
+  on one day, where k visitors are k people: its *most visitors on one day*. That is the
+  count every rule below is checked against, while the visitors shown stay the sum;
+- a breakdown's value that reaches k on no day of the period is not listed: it is folded
+  into ``(other)``. ``(other)`` cannot count its distinct visitors (the cells hold each
+  value's), so it shows the most that any one of its values had on one day, a number it
+  surely reaches; when that is below k, nothing of it is shown (``visitors``, ``hits``
+  and ``visits`` are None, "fewer than k"), since a sum of small values could still be
+  one person;
+- the same holds for each point of the trend (an hour, a day; a week or a month by its
+  busiest day) and each cell of the heatmap (by its busiest hour) and funnel step: below
+  k, nothing of it is shown. A point also hides when fewer than k visits began in it
+  (visits count in the hour they began: 1 visit in an hour of 5 visitors is one person's);
+- the period's totals are shown whole: they say how many came, not who or how;
 - bots, assets, health checks and rejected lines are requests, not people: shown as counted.
 
 Weeks start on Monday; days, hours and weeks are UTC, as the log's visitor salts are.
@@ -60,6 +68,8 @@ class Period:
             raise PeriodError(f"the period ends ({self.last}) before it starts ({self.first})")
         if self.days > MAX_DAYS:
             raise PeriodError(f"a period is at most {MAX_DAYS} days, not {self.days}")
+        if self.last >= date.max:
+            raise PeriodError(f"a period ends before {date.max}")
 
     @property
     def days(self) -> int:
@@ -76,7 +86,19 @@ class Period:
 
     def before(self) -> Period:
         """The period of the same length just before this one."""
-        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+        try:
+            first = self.first - timedelta(days=self.days)
+        except OverflowError:
+            raise PeriodError(f"no period of {self.days} days before {self.first}") from None
+        return Period(first, self.first - timedelta(days=1))
+
+
+def period_ending(last: date, days: int) -> Period:
+    """The ``days`` days that end with ``last`` (a default period)."""
+    try:
+        return Period(last - timedelta(days=days - 1), last)
+    except OverflowError:
+        raise PeriodError(f"no period of {days} days ends on {last}") from None
 
 
 @dataclass(frozen=True)
@@ -113,7 +135,7 @@ class Totals:
 class TrendPoint:
     start: datetime
     totals: Totals
-    hidden: bool = False  # fewer than k visitors in an hour: nothing of it is shown
+    hidden: bool = False  # below k (see the module's docstring): nothing of it is shown
 
 
 @dataclass(frozen=True)
@@ -126,6 +148,8 @@ class Row:
     hits: int | None
     visits: int | None
     total: int | None = 0  # the routes' milliseconds; 0 elsewhere
+    # The most visitors the value had on one day (see the module's docstring); not shown.
+    most: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def mean_ms(self) -> float | None:
@@ -233,6 +257,12 @@ def _bucket(day: date, granularity: Granularity) -> date:
     return day
 
 
+def _below(most: int, visits: int, min_visitors: int) -> bool:
+    """Whether a point of ``most`` visitors (on its busiest day or hour) and ``visits``
+    visits begun in it is below k: hidden."""
+    return 0 < most < min_visitors or 0 < visits < min_visitors
+
+
 def trend(
     session: Session, period: Period, granularity: Granularity, min_visitors: int
 ) -> list[TrendPoint]:
@@ -245,40 +275,47 @@ def trend(
         for n in range(period.days * 24):
             moment = period.start + timedelta(hours=n)
             found = hours.get(moment, Totals())
-            hidden = 0 < found.visitors < min_visitors
+            hidden = _below(found.visitors, found.visits, min_visitors)
             points.append(TrendPoint(moment, Totals() if hidden else found, hidden))
         return points
     buckets: dict[date, Totals] = {}
+    busiest: dict[date, int] = defaultdict(int)  # the most visitors of one of its days
     for n in range(period.days):
         buckets.setdefault(_bucket(period.first + timedelta(days=n), granularity), Totals())
     for day, found in _day_totals(session, period).items():
         key = _bucket(day, granularity)
         buckets[key] = buckets[key] + found
-    return [
-        TrendPoint(datetime.combine(day, time(), tzinfo=UTC), found)
-        for day, found in sorted(buckets.items())
-    ]
+        busiest[key] = max(busiest[key], found.visitors)
+    points = []
+    for day, found in sorted(buckets.items()):
+        hidden = _below(busiest[day], found.visits, min_visitors)
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        points.append(TrendPoint(start, Totals() if hidden else found, hidden))
+    return points
 
 
 def heatmap(session: Session, period: Period, min_visitors: int) -> list[HeatCell]:
-    """Time of day (UTC) by day of the week, every one of the 168 cells."""
-    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    """Time of day (UTC) by day of the week, every one of the 168 cells; a cell below k
+    visitors in its busiest hour is hidden."""
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     for moment, found in _hour_totals(session, period.start, period.end).items():
         cell = sums[(moment.weekday(), moment.hour)]
         cell[0] += found.pageviews
         cell[1] += found.visitors
+        cell[2] = max(cell[2], found.visitors)
     cells = []
     for weekday in range(7):
         for hour in range(24):
-            pageviews, visitors = sums.get((weekday, hour), (0, 0))
-            shown = visitors == 0 or visitors >= min_visitors
+            pageviews, visitors, most = sums.get((weekday, hour), (0, 0, 0))
+            shown = not 0 < most < min_visitors
             cells.append(
                 HeatCell(weekday, hour, pageviews if shown else None, visitors if shown else None)
             )
     return cells
 
 
-def _cells(dimension: str, period: Period) -> Select[str, int, int, int, int]:
+def _cells(dimension: str, period: Period) -> Select[str, int, int, int, int, int]:
+    """Each value's sums over the period, and ``most``: its most visitors on one day."""
     return (
         select(
             TrafficCell.value,
@@ -286,6 +323,7 @@ def _cells(dimension: str, period: Period) -> Select[str, int, int, int, int]:
             func.sum(TrafficCell.hits).label("hits"),
             func.sum(TrafficCell.visits).label("visits"),
             func.sum(TrafficCell.total).label("total"),
+            func.max(TrafficCell.visitors).label("most"),
         )
         .where(
             TrafficCell.dimension == dimension,
@@ -318,8 +356,8 @@ def _small_breakdown(
 ) -> Breakdown:
     """Routes and the left-out requests: a few dozen values, sorted here."""
     found = [
-        Row(value, int(visitors), int(hits), int(visits), int(total))
-        for value, visitors, hits, visits, total in session.execute(_cells(dimension, period))
+        Row(value, int(visitors), int(hits), int(visits), int(total), int(most))
+        for value, visitors, hits, visits, total, most in session.execute(_cells(dimension, period))
     ]
     if dimension == SLOWEST:
         found.sort(key=lambda row: (-(row.mean_ms or 0), row.value))
@@ -329,7 +367,7 @@ def _small_breakdown(
     listed: list[Row] = []
     folded: list[Row] = []
     for row in found:
-        small = counts_people and (row.visitors or 0) < min_visitors
+        small = counts_people and (row.most or 0) < min_visitors
         if row.value == OTHER or small or (limit is not None and len(listed) >= limit):
             folded.append(row)
         else:
@@ -352,24 +390,28 @@ def _ranked_breakdown(
     are the sum less the listed; their most visitors, the larger of the unlisted values'
     and the first listable value past ``limit``'s."""
     grouped = _cells(dimension, period).cte("grouped")
-    listable = and_(grouped.c.value != OTHER, grouped.c.visitors >= min_visitors)
+    listable = and_(grouped.c.value != OTHER, grouped.c.most >= min_visitors)
     order = (grouped.c.visitors.desc(), grouped.c.hits.desc(), grouped.c.value)
     top = select(
         literal(1).label("listable"), grouped.c.value, grouped.c.visitors, grouped.c.hits,
-        grouped.c.visits, literal(1).label("values"), literal(0).label("others"),
+        grouped.c.visits, grouped.c.most, literal(1).label("values"), literal(0).label("others"),
     ).where(listable).order_by(*order)  # fmt: skip
     if limit is not None:
         top = top.limit(limit + 1)
     everything = select(
-        literal(0), literal(OTHER), func.max(case((~listable, grouped.c.visitors))),
-        func.sum(grouped.c.hits), func.sum(grouped.c.visits), func.count(),
+        literal(0), literal(OTHER), literal(0), func.sum(grouped.c.hits),
+        func.sum(grouped.c.visits), func.max(case((~listable, grouped.c.most))), func.count(),
         func.sum(case((grouped.c.value == OTHER, 1), else_=0)),
     )  # fmt: skip
     found = session.execute(union_all(top.subquery().select(), everything)).all()
-    rows = [Row(value, int(v), int(h), int(n)) for first, value, v, h, n, _, _ in found if first]
-    _, _, unlisted_most, hits, visits, values, others = next(row for row in found if not row[0])
+    rows = [
+        Row(value, int(v), int(h), int(n), 0, int(m))
+        for first, value, v, h, n, m, _, _ in found
+        if first
+    ]
+    _, _, _, hits, visits, unlisted_most, values, others = next(r for r in found if not r[0])
     if limit is not None and len(rows) > limit:
-        unlisted_most = max(unlisted_most or 0, rows[limit].visitors or 0)
+        unlisted_most = max(unlisted_most or 0, rows[limit].most or 0)
         rows = rows[:limit]
     folded = int(values) - len(rows)
     other = None
@@ -378,30 +420,32 @@ def _ranked_breakdown(
             int(unlisted_most or 0),
             int(hits or 0) - sum(row.hits or 0 for row in rows),
             int(visits or 0) - sum(row.visits or 0 for row in rows),
+            0,
             min_visitors,
         )
     return Breakdown(dimension, rows, other, values=int(values), folded=folded - int(others or 0))
 
 
-def _folded_row(at_least: int, hits: int, visits: int, min_visitors: int) -> Row:
+def _folded_row(at_least: int, hits: int, visits: int, total: int, min_visitors: int) -> Row:
     if at_least < min_visitors:
         return Row(OTHER, None, None, None, None)
-    return Row(OTHER, at_least, hits, visits, 0)
+    return Row(OTHER, at_least, hits, visits, total, at_least)
 
 
 def _other(folded: list[Row], min_visitors: int, counts_people: bool) -> Row | None:
     """The folded values as one row. Its hits, visits and milliseconds add up; its
     visitors do not (one person seen on three rare pages is one visitor, not three), so
-    it shows the most any one of its values had: a count it surely reaches. Below k,
-    nothing of it is shown: a sum of small values could still be one person."""
+    it shows the most any one of its values had on one day: a count it surely reaches.
+    Below k, nothing of it is shown: a sum of small values could still be one person."""
     if not folded:
         return None
     if not counts_people:
         return Row(OTHER, 0, sum(row.hits or 0 for row in folded), 0, 0)
     return _folded_row(
-        max(row.visitors or 0 for row in folded),
+        max(row.most or 0 for row in folded),
         sum(row.hits or 0 for row in folded),
         sum(row.visits or 0 for row in folded),
+        sum(row.total or 0 for row in folded),
         min_visitors,
     )
 
@@ -410,12 +454,15 @@ def funnel(session: Session, period: Period, min_visitors: int) -> list[FunnelSt
     """Product, cart, checkout, order placed: the visits that reached each step in order,
     and the share of the step before that went on."""
     cells = session.execute(_cells("funnel", period))
-    found = {value: (int(visitors), int(visits)) for value, visitors, _, visits, _ in cells}
+    found = {
+        value: (int(visitors), int(visits), int(most))
+        for value, visitors, _, visits, _, most in cells
+    }
     steps = []
     previous: int | None = None
     for step in FUNNEL_STEPS:
-        visitors, visits = found.get(step, (0, 0))
-        if 0 < visitors < min_visitors:
+        visitors, visits, most = found.get(step, (0, 0, 0))
+        if _below(most, visits, min_visitors):
             steps.append(FunnelStep(step[2:], None, None, None))
         else:
             share = round(visits / previous, 4) if previous else None

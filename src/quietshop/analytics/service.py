@@ -12,6 +12,7 @@ from quietshop.analytics.reports import (
     Period,
     PeriodError,
     Report,
+    period_ending,
     report,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "Report",
     "as_csv",
     "as_json",
+    "period_ending",
     "report",
 ]

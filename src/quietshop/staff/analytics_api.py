@@ -6,17 +6,22 @@ numbers are ``analytics.service``'s, the same the command line prints: counts on
 any value seen by fewer than ``analytics_min_visitors`` folded (k-anonymity), so there is
 no person in an answer and nothing is appended to the audit chain for it (a refusal is).
 
-Reads only: plain ``def`` in a read transaction, in the thread pool.
+Reads only: plain ``def`` in a read transaction, in the thread pool. The days are read
+inside ``staff_access``, not by FastAPI before it: a request of a role without the right
+is refused (and recorded) whatever its parameters; and a day is only ``YYYY-MM-DD``
+(pydantic would read ``0`` as 1970-01-01).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from quietshop.analytics import service as analytics
+from quietshop.errors import InvalidInput
 from quietshop.staff.access import declares, staff_access
 from quietshop.staff.need_to_know import Action
 from quietshop.web.dependencies import settings
@@ -34,15 +39,33 @@ REFUSED: Responses = {
 TABLE_PATTERN = f"^({'|'.join(analytics.TABLES)})$"
 
 
-def _period(first: date | None, last: date | None, today: date) -> analytics.Period:
-    last = last or today
-    return analytics.Period(first or last - timedelta(days=DEFAULT_DAYS - 1), last)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A day in the schema: what _day accepts, declared, not checked before staff_access.
+_DAY_SCHEMA = {"format": "date", "pattern": f"^{_DAY.pattern}$"}
+
+
+def _day(name: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        if _DAY.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise InvalidInput(name, f"a day as YYYY-MM-DD, not {text[:40]!r}")
+
+
+def _period(first: str | None, last: str | None, today: date) -> analytics.Period:
+    first_day, last_day = _day("from", first), _day("to", last) or today
+    if first_day is None:
+        return analytics.period_ending(last_day, DEFAULT_DAYS)
+    return analytics.Period(first_day, last_day)
 
 
 def _report(
     request: Request,
-    first: date | None,
-    last: date | None,
+    first: str | None,
+    last: str | None,
     by: analytics.Granularity,
     compare: bool,
     limit: int | None,
@@ -59,6 +82,10 @@ def _report(
         )
 
 
+_FIRST: dict[str, Any] = {"description": "First UTC day", "json_schema_extra": _DAY_SCHEMA}
+_LAST: dict[str, Any] = {"description": "Last UTC day", "json_schema_extra": _DAY_SCHEMA}
+
+
 @router.get(
     "/report",
     openapi_extra=declares(Action.VIEW_AGGREGATES),
@@ -66,8 +93,8 @@ def _report(
 )
 def traffic_report(
     request: Request,
-    first: Annotated[date | None, Query(alias="from", description="First UTC day")] = None,
-    last: Annotated[date | None, Query(alias="to", description="Last UTC day")] = None,
+    first: Annotated[str | None, Query(alias="from", **_FIRST)] = None,
+    last: Annotated[str | None, Query(alias="to", **_LAST)] = None,
     by: Annotated[Literal["hour", "day", "week", "month"], Query()] = "day",
     compare: Annotated[bool, Query(description="Also the period just before")] = False,
 ) -> dict[str, Any]:
@@ -86,8 +113,8 @@ def traffic_report(
 def traffic_table(
     request: Request,
     table: Annotated[str, Path(pattern=TABLE_PATTERN, description="Which table")],
-    first: Annotated[date | None, Query(alias="from", description="First UTC day")] = None,
-    last: Annotated[date | None, Query(alias="to", description="Last UTC day")] = None,
+    first: Annotated[str | None, Query(alias="from", **_FIRST)] = None,
+    last: Annotated[str | None, Query(alias="to", **_LAST)] = None,
     by: Annotated[Literal["hour", "day", "week", "month"], Query()] = "day",
 ) -> Response:
     """One table of the report, every row of it (counts below k still folded), as CSV."""
