@@ -44,11 +44,13 @@ import duckdb
 
 MAX_LINE_BYTES = 16 * 1024
 SAMPLE_LINES = 5
-# One block of lines is parsed by one SQL statement: it needs over one DuckDB row group
-# (122,880 rows) for both cores to work on it, and a process parsing a slice of one block
-# peaks near 7x the block (bytes, then text, then DuckDB's lines and rows): 32 MiB gave
-# ~400,000 lines/s and a 222 MB peak on 2 cores, 16 MiB ~360,000 lines/s and ~215 MB.
-BLOCK_BYTES = 32 * 1024 * 1024
+# One block of lines is parsed by one SQL statement: the larger, the more of it both cores
+# work on (a DuckDB row group is 122,880 rows), and a process parsing a slice of one block
+# peaks near 7x the block (bytes, then text, then DuckDB's lines and rows). The parse
+# alone: 32 MiB gave ~400,000 lines/s and a 222 MB peak on 2 cores, 16 MiB ~360,000 lines/s
+# and ~215 MB. The whole ingestion of 1,000,000 lines (with store.MEMORY_LIMIT): 32 MiB
+# and 128 MB peaked at 299-302 MB, 24 MiB and 96 MB at 271-277 MB, within 10% of its time.
+BLOCK_BYTES = 24 * 1024 * 1024
 PIECE_BYTES = 1024 * 1024
 PIECES_PER_STATEMENT = 4
 # The default slice: one block (any block but the file's last reaches it).
