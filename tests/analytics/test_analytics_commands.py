@@ -5,7 +5,6 @@ another ingestion holds. The command reads the system clock; here it reads a fix
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +17,8 @@ from typer.testing import CliRunner, Result
 
 from quietshop.analytics.models import TrafficCell, TrafficDay
 from quietshop.cli import app
-from quietshop.db import make_engine, make_session_factory, upgrade_to_head
+from quietshop.db import make_session_factory
+from tests.analytics.conftest import command_data_dir
 from tests.analytics.test_ingest import NOW, TODAY, line, lines
 from tests.analytics.test_traffic_job import holding_the_store
 
@@ -50,17 +50,7 @@ class DataDir:
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DataDir]:
     """A data dir as `quietshop migrate` leaves it, the environment naming only it."""
-    path = tmp_path / "var"
-    (path / "log").mkdir(parents=True)
-    for name in list(os.environ):
-        if name.startswith("QUIETSHOP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUIETSHOP_DATA_DIR", str(path))
-    monkeypatch.setenv("QUIETSHOP_ANALYTICS_NODE", "node-a")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setattr("quietshop.analytics.commands.system_clock", lambda: NOW)
-    engine = make_engine(f"sqlite:///{path / 'quietshop.db'}")
-    upgrade_to_head(engine)
+    path, engine = command_data_dir(tmp_path, monkeypatch)
     yield DataDir(path, make_session_factory(engine))
     engine.dispose()
 

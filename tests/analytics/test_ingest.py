@@ -46,7 +46,7 @@ from quietshop.analytics.ingest import (
 )
 from quietshop.analytics.models import TrafficCell, TrafficDay, TrafficHour
 from quietshop.analytics.store import StoreBusyError
-from quietshop.db import make_engine, make_session_factory, upgrade_to_head
+from quietshop.db import make_engine, make_session_factory
 from tests.analytics.test_log_generator import generator
 from tests.analytics.test_traffic_job import holding_the_store
 from tests.clock import T0
@@ -159,16 +159,6 @@ class Shop:
                 "dirty": all_of("SELECT day FROM dirty_days"),
                 "sealed": all_of("SELECT day FROM sealed_days"),
             }
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A shop database migrated to head once; each shop starts from a copy of it."""
-    path = tmp_path_factory.mktemp("migrated") / "shop.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade_to_head(engine)
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,8 +23,9 @@ from quietshop.analytics import presenting, reports
 from quietshop.analytics.reports import MAX_DAYS, Period
 from quietshop.analytics.service import TABLES
 from quietshop.cli import app
-from quietshop.db import make_engine, make_session_factory, upgrade_to_head
-from tests.analytics.test_ingest import NOW, TODAY
+from quietshop.db import make_session_factory
+from tests.analytics.conftest import command_data_dir
+from tests.analytics.test_ingest import TODAY
 from tests.analytics.test_reports import US, at, people, views
 
 runner = CliRunner()
@@ -36,17 +36,7 @@ DAY = TODAY.isoformat()  # 2026-11-25
 def sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sessionmaker[Session]]:
     """A data dir as `quietshop migrate` leaves it, the environment naming only it (k
     the default, 5); the shop's database, to compare the command's figures with."""
-    path = tmp_path / "var"
-    (path / "log").mkdir(parents=True)
-    for name in list(os.environ):
-        if name.startswith("QUIETSHOP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUIETSHOP_DATA_DIR", str(path))
-    monkeypatch.setenv("QUIETSHOP_ANALYTICS_NODE", "node-a")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setattr("quietshop.analytics.commands.system_clock", lambda: NOW)
-    engine = make_engine(f"sqlite:///{path / 'quietshop.db'}")
-    upgrade_to_head(engine)
+    _, engine = command_data_dir(tmp_path, monkeypatch)
     yield make_session_factory(engine)
     engine.dispose()
 

@@ -42,7 +42,7 @@ from quietshop.analytics.reports import (
     Row,
     Totals,
 )
-from quietshop.db import make_engine, make_session_factory, upgrade_to_head
+from quietshop.db import make_engine, make_session_factory
 from tests.analytics.test_ingest import NOW, TODAY, UA, Shop
 
 # TODAY is Wednesday 2026-11-25; the hand-made logs happen in its morning, before NOW (noon).
@@ -144,15 +144,6 @@ class Traffic:
                 compare_to=period.before() if compare else None,
                 limit=limit,
             )
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("migrated") / "shop.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade_to_head(engine)
-    engine.dispose()
-    return path
 
 
 @contextmanager
