@@ -948,3 +948,25 @@ def test_a_compared_period_follows_the_same_k(traffic: Traffic) -> None:
     before = traffic.report(week_ago - timedelta(days=6), week_ago, k=5)
     assert found.compared.breakdowns == before.breakdowns
     assert found.compared.breakdowns["page"].other == hidden()
+
+
+def test_two_nodes_visitors_of_one_day_are_not_added_up_for_k(db: Session) -> None:
+    """Two nodes each saw 3 visitors on Wednesday at 09h (perhaps the same 3 people): the
+    day, its week and its heatmap cell are below k = 5, though their sums say 6."""
+    for node in ("node-a", "node-b"):
+        db.add(TrafficDay(node=node, day=WEDNESDAY, pageviews=6, visitors=3, visits=3,
+                          bounces=0, visit_seconds=60, requests=6, request_visitors=3))  # fmt: skip
+        db.add(TrafficHour(node=node, hour=at(9), pageviews=6, visitors=3, visits=3,
+                           bounces=0, visit_seconds=60))  # fmt: skip
+    db.flush()
+    period = Period(WEDNESDAY, WEDNESDAY)
+    for granularity in ("hour", "day", "week"):
+        points = reports.trend(db, period, granularity, min_visitors=5)
+        assert [p for p in points if not p.hidden and p.totals.visitors] == [], granularity
+    wednesday_nine = next(
+        cell for cell in reports.heatmap(db, period, 5) if (cell.weekday, cell.hour) == (2, 9)
+    )
+    assert (wednesday_nine.visitors, wednesday_nine.pageviews) == (None, None)
+    (day,) = reports.trend(db, period, "day", min_visitors=3)
+    assert not day.hidden and day.totals.visitors == 6  # at k = 3 shown, with the sum
+    assert reports.totals(db, period)[0].visitors == 6  # totals are shown whole

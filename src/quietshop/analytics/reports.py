@@ -217,7 +217,9 @@ def totals(session: Session, period: Period) -> tuple[Totals, int]:
     return Totals(*(int(value) for value in row[:5])), int(row[5])
 
 
-def _day_totals(session: Session, period: Period) -> dict[date, Totals]:
+# Each day's or hour's totals over the nodes, and the most visitors one node had in it
+# (two nodes' 3 and 3 may be the same 3 people: k is checked against the 3).
+def _day_totals(session: Session, period: Period) -> dict[date, tuple[Totals, int]]:
     rows = session.execute(
         select(
             TrafficDay.day,
@@ -226,14 +228,17 @@ def _day_totals(session: Session, period: Period) -> dict[date, Totals]:
             func.sum(TrafficDay.visits),
             func.sum(TrafficDay.bounces),
             func.sum(TrafficDay.visit_seconds),
+            func.max(TrafficDay.visitors),
         )
         .where(TrafficDay.day >= period.first, TrafficDay.day <= period.last)
         .group_by(TrafficDay.day)
     )
-    return {row[0]: Totals(*(int(value) for value in row[1:])) for row in rows}
+    return {row[0]: (Totals(*(int(n) for n in row[1:6])), int(row[6])) for row in rows}
 
 
-def _hour_totals(session: Session, start: datetime, end: datetime) -> dict[datetime, Totals]:
+def _hour_totals(
+    session: Session, start: datetime, end: datetime
+) -> dict[datetime, tuple[Totals, int]]:
     rows = session.execute(
         select(
             TrafficHour.hour,
@@ -242,11 +247,12 @@ def _hour_totals(session: Session, start: datetime, end: datetime) -> dict[datet
             func.sum(TrafficHour.visits),
             func.sum(TrafficHour.bounces),
             func.sum(TrafficHour.visit_seconds),
+            func.max(TrafficHour.visitors),
         )
         .where(TrafficHour.hour >= start, TrafficHour.hour < end)
         .group_by(TrafficHour.hour)
     )
-    return {row[0]: Totals(*(int(value) for value in row[1:])) for row in rows}
+    return {row[0]: (Totals(*(int(n) for n in row[1:6])), int(row[6])) for row in rows}
 
 
 def _bucket(day: date, granularity: Granularity) -> date:
@@ -274,18 +280,18 @@ def trend(
         points = []
         for n in range(period.days * 24):
             moment = period.start + timedelta(hours=n)
-            found = hours.get(moment, Totals())
-            hidden = _below(found.visitors, found.visits, min_visitors)
+            found, most = hours.get(moment, (Totals(), 0))
+            hidden = _below(most, found.visits, min_visitors)
             points.append(TrendPoint(moment, Totals() if hidden else found, hidden))
         return points
     buckets: dict[date, Totals] = {}
     busiest: dict[date, int] = defaultdict(int)  # the most visitors of one of its days
     for n in range(period.days):
         buckets.setdefault(_bucket(period.first + timedelta(days=n), granularity), Totals())
-    for day, found in _day_totals(session, period).items():
+    for day, (found, most) in _day_totals(session, period).items():
         key = _bucket(day, granularity)
         buckets[key] = buckets[key] + found
-        busiest[key] = max(busiest[key], found.visitors)
+        busiest[key] = max(busiest[key], most)
     points = []
     for day, found in sorted(buckets.items()):
         hidden = _below(busiest[day], found.visits, min_visitors)
@@ -298,11 +304,11 @@ def heatmap(session: Session, period: Period, min_visitors: int) -> list[HeatCel
     """Time of day (UTC) by day of the week, every one of the 168 cells; a cell below k
     visitors in its busiest hour is hidden."""
     sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for moment, found in _hour_totals(session, period.start, period.end).items():
+    for moment, (found, most) in _hour_totals(session, period.start, period.end).items():
         cell = sums[(moment.weekday(), moment.hour)]
         cell[0] += found.pageviews
         cell[1] += found.visitors
-        cell[2] = max(cell[2], found.visitors)
+        cell[2] = max(cell[2], most)
     cells = []
     for weekday in range(7):
         for hour in range(24):
