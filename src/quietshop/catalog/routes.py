@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from quietshop.catalog import api, pages
+from quietshop.catalog import api, discovery, pages
 from quietshop.catalog.schemas import SortOrder
 from quietshop.web.routing import DomainSite
 
@@ -25,7 +25,7 @@ def _is_slug(value: str) -> bool:
 
 
 SITE = DomainSite(
-    routers=(pages.router, api.router),
+    routers=(pages.router, api.router, discovery.router),
     templates=Path(__file__).parent / "templates",
     template_prefix="catalog",
     logged_query={
