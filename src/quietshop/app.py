@@ -142,7 +142,8 @@ def build_app(
         settings.catalog_version_check_interval,
     )
     catalog_service.call_after_catalog_commits(sessions, watch.poll_soon)
-    memo = CatalogMemo(watch.generation)
+    # The memo rebuilds the search vocabulary in the background with sessions of its own.
+    memo = CatalogMemo(watch.generation, sessions)
     access_log = AccessLogFile(settings.access_log_path) if settings.access_log_enabled else None
 
     api = _fastapi(settings, access_log)
