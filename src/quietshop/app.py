@@ -220,6 +220,9 @@ def _templates(settings: Settings, sessions: sessionmaker[Session], memo: Catalo
         {
             "shop_name": settings.shop_name,
             "shop_address": settings.shop_postal_address,
+            # Absolute links (canonical, Open Graph, JSON-LD) from the settings, never from
+            # the request's Host: cached pages are shared, a forged Host must not reach them.
+            "base_url": settings.base_url,
             "category_nav": lambda: _category_menu(sessions, memo),
             "version": __version__,
         },

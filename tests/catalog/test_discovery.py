@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from xml.etree import ElementTree
 
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from quietshop.catalog import discovery, service
-from tests.catalog.factories import small_catalog
+from tests.catalog.factories import make_category, make_product, small_catalog
 
 BASE = "https://shop.test"  # the test settings' public_base_url
 NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
@@ -103,3 +104,62 @@ def test_a_forged_host_header_never_reaches_a_sitemap(db: Session, client: TestC
     for path in ("/robots.txt", "/sitemap.xml", "/sitemaps/products-1.xml"):
         answer = client.get(path, headers={"host": "evil.example"})
         assert "evil.example" not in answer.text, path
+
+
+def product_data(page_text: str) -> list[dict[str, object]]:
+    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', page_text, re.S)
+    assert found is not None
+    data: list[dict[str, object]] = json.loads(found.group(1))
+    return data
+
+
+def test_a_product_answers_at_its_sku_too_but_names_its_slug_as_canonical(
+    db: Session, client: TestClient
+) -> None:
+    catalog = small_catalog(db)
+    product = service.get_product(db, catalog.cable_with_lengths)
+    canonical = f'<link rel="canonical" href="{BASE}/products/{product.slug}">'
+    for key in (product.slug, product.sku, product.variants[1].sku):
+        page = client.get(f"/products/{key}")
+        assert page.status_code == 200
+        assert canonical in page.text, key
+    page = client.get(f"/products/{product.slug}", params={"variant": product.variants[2].sku})
+    assert canonical in page.text
+    assert f'<meta property="og:url" content="{BASE}/products/{product.slug}">' in page.text
+    assert '<meta property="og:type" content="product">' in page.text
+
+
+def test_a_product_page_carries_its_json_ld_product_offers_and_breadcrumbs(
+    db: Session, client: TestClient
+) -> None:
+    catalog = small_catalog(db)
+    product = service.get_product(db, catalog.cable_with_lengths)
+    thing, crumbs = product_data(client.get(f"/products/{product.slug}").text)
+    assert thing["@type"] == "Product" and thing["name"] == "Braided HDMI Cable"
+    assert thing["brand"] == {"@type": "Brand", "name": "Quietline"}
+    offers = thing["offers"]
+    assert isinstance(offers, list)
+    assert [(o["sku"], o["price"], o["priceCurrency"]) for o in offers] == [
+        (v.sku, f"{v.price.cents / 100:.2f}", "USD") for v in product.variants
+    ]
+    assert {o["availability"] for o in offers} == {"https://schema.org/InStock"}
+    assert crumbs["@type"] == "BreadcrumbList"
+    items = crumbs["itemListElement"]
+    assert isinstance(items, list)
+    assert [item["item"] for item in items] == [
+        f"{BASE}/",
+        f"{BASE}/categories/cables",
+        f"{BASE}/categories/hdmi-cables",
+    ]
+
+
+def test_a_hostile_product_name_cannot_leave_the_json_ld(db: Session, client: TestClient) -> None:
+    """tojson escapes < > & and quotes: a name with </script> stays data."""
+    hostile = 'Cable </script><script>alert(1)</script> "&"'
+    sku = make_product(db, make_category(db, "odd", "Odd"), name=hostile)
+    db.commit()
+    page = client.get(f"/products/{sku}")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    (thing, _) = product_data(page.text)
+    assert thing["name"] == hostile
