@@ -9,8 +9,8 @@
 import { groupedNumber, onSubmit, say, showError } from "/static/js/forms.js";
 import { checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
-import { ApiError, staffFetch, staffToken, waitForUnlock } from "./staff-api.js";
-import { cell, showPage } from "./dom.js";
+import { ApiError, staffFetch } from "./staff-api.js";
+import { cell, saveFile, showPage } from "./dom.js";
 
 const AUDIT = "/api/v1/staff/audit";
 const DISCLOSURES = "/api/v1/staff/legal-disclosures";
@@ -53,15 +53,6 @@ function failed(error, where) {
     return;
   }
   where.textContent = error?.message ?? String(error);
-}
-
-/** Save `blob` as a file named `name`, from memory. */
-function save(blob, name) {
-  const anchor = document.createElement("a");
-  anchor.href = URL.createObjectURL(blob);
-  anchor.download = name;
-  anchor.click();
-  setTimeout(() => URL.revokeObjectURL(anchor.href), 1000);
 }
 
 // ---------------------------------------------------------------- the audit log
@@ -116,26 +107,10 @@ async function downloadCsv(button) {
   const form = $("[data-audit-filters]");
   button.disabled = true;
   try {
-    for (;;) {
-      const response = await fetch(`${AUDIT}.csv?${filtersOf(form)}`, {
-        headers: { Authorization: `Bearer ${staffToken.get() ?? ""}`, Accept: "text/csv" },
-        credentials: "omit",
-        cache: "no-store",
-        redirect: "error",
-      });
-      if (response.ok) {
-        save(await response.blob(), "audit-log.csv");
-        const next = response.headers.get("x-next-before");
-        say(form, next ? `The file stops at entry ${next}: narrow the filters for the rest.` : "");
-        return;
-      }
-      const data = await response.json().catch(() => null);
-      if (response.status === 401 && data?.error === "locked") {
-        await waitForUnlock();
-        continue;
-      }
-      throw new ApiError(response.status, data);
-    }
+    const response = await staffFetch(`${AUDIT}.csv?${filtersOf(form)}`, { file: "text/csv" });
+    saveFile(await response.blob(), "audit-log.csv");
+    const next = response.headers.get("x-next-before");
+    say(form, next ? `The file stops at entry ${next}: narrow the filters for the rest.` : "");
   } catch (error) {
     if (!error?.signInShown) showError(form, error);
   } finally {
@@ -298,7 +273,7 @@ function wireDisclosures() {
     if (!disclosure.data) return;
     const { id } = disclosure.data.disclosure;
     const text = JSON.stringify(disclosure.data.data, null, 2);
-    save(new Blob([text], { type: "application/json" }), `legal-disclosure-${id}.json`);
+    saveFile(new Blob([text], { type: "application/json" }), `legal-disclosure-${id}.json`);
   });
   $("[data-disclosures-more]").addEventListener("click", () => loadDisclosures({ more: true }));
 }

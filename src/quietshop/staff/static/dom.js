@@ -28,3 +28,13 @@ export function showPage(container, items, build, { more, empty, moreButton, has
   empty.hidden = container.children.length > 0;
   moreButton.hidden = !hasNext;
 }
+
+/** Save `blob` as a file named `name`, from memory (a file fetched with the tab's token
+ * in a header, never through a link a cookie would have to open); the URL is revoked after. */
+export function saveFile(blob, name) {
+  const anchor = document.createElement("a");
+  anchor.href = URL.createObjectURL(blob);
+  anchor.download = name;
+  anchor.click();
+  setTimeout(() => URL.revokeObjectURL(anchor.href), 1000);
+}

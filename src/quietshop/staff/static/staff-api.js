@@ -60,8 +60,8 @@ function signedOut(message) {
   return error;
 }
 
-async function send(method, path, body, bearer) {
-  const headers = { Accept: "application/json" };
+async function send(method, path, body, bearer, accept = "application/json") {
+  const headers = { Accept: accept };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   try {
@@ -86,16 +86,17 @@ async function answer(response) {
 /**
  * Call the staff API with the tab's token: `body` goes as JSON, the answer's JSON comes
  * back (null for 204); any other answer throws ApiError. A locked session waits for the
- * lock screen, then the call is made again.
+ * lock screen, then the call is made again. With `file` (a media type, e.g. "text/csv")
+ * the answer is not read: the Response comes back, for its blob and headers.
  */
-export async function staffFetch(path, { method = "GET", body } = {}) {
+export async function staffFetch(path, { method = "GET", body, file } = {}) {
   for (;;) {
     const bearer = staffToken.get();
     if (!bearer) throw signedOut("Please sign in.");
-    const response = await send(method, path, body, bearer);
+    const response = await send(method, path, body, bearer, file);
     if (response.ok) {
       window.dispatchEvent(new CustomEvent(ACTIVITY_EVENT));
-      return answer(response);
+      return file ? response : answer(response);
     }
     const data = await response.json().catch(() => null);
     if (response.status === 401 && data?.error === "locked") {

@@ -12,14 +12,8 @@
 import { clearErrors, showError } from "/static/js/forms.js";
 import { acknowledged, checkPolicies } from "./policies.js";
 import { ready } from "./shell.js";
-import {
-  ApiError,
-  SIGNED_OUT_EVENT,
-  staffFetch,
-  staffToken,
-  waitForUnlock,
-} from "./staff-api.js";
-import { cell } from "./dom.js";
+import { ApiError, staffFetch } from "./staff-api.js";
+import { cell, saveFile } from "./dom.js";
 
 const API = "/api/v1/staff/analytics";
 // As the need-to-know table grants view_aggregates (the server decides; this only shows
@@ -518,15 +512,6 @@ function renderBreakdowns(found) {
 
 // ---------------------------------------------------------------- CSV files
 
-/** Save `blob` as a file named `name`, from memory; the object URL is revoked after. */
-function save(blob, name) {
-  const anchor = document.createElement("a");
-  anchor.href = URL.createObjectURL(blob);
-  anchor.download = name;
-  anchor.click();
-  setTimeout(() => URL.revokeObjectURL(anchor.href), 1000);
-}
-
 function fileName(response, table) {
   const found = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "");
   return found ? found[1] : `traffic-${table}.csv`;
@@ -538,37 +523,12 @@ async function downloadCsv(table, button) {
   query.delete("compare");
   button.disabled = true;
   try {
-    for (;;) {
-      let response;
-      try {
-        response = await fetch(`${API}/tables/${encodeURIComponent(table)}.csv?${query}`, {
-          headers: { Authorization: `Bearer ${staffToken.get() ?? ""}`, Accept: "text/csv" },
-          credentials: "omit",
-          cache: "no-store",
-          redirect: "error",
-        });
-      } catch {
-        throw new ApiError(0, null);
-      }
-      if (response.ok) {
-        save(await response.blob(), fileName(response, table));
-        say("");
-        return;
-      }
-      const data = await response.json().catch(() => null);
-      if (response.status === 401 && data?.error === "locked") {
-        await waitForUnlock();
-        continue;
-      }
-      if (response.status === 401) {
-        staffToken.clear(); // the sign-in has ended: the shell opens the sign-in page
-        window.dispatchEvent(new CustomEvent(SIGNED_OUT_EVENT));
-        return;
-      }
-      throw new ApiError(response.status, data);
-    }
+    const path = `${API}/tables/${encodeURIComponent(table)}.csv?${query}`;
+    const response = await staffFetch(path, { file: "text/csv" });
+    saveFile(await response.blob(), fileName(response, table));
+    say("");
   } catch (error) {
-    say(`The CSV file could not be fetched: ${error.message}`, "error");
+    if (!error?.signInShown) say(`The CSV file could not be fetched: ${error.message}`, "error");
   } finally {
     button.disabled = false;
   }
