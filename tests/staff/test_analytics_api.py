@@ -49,7 +49,7 @@ from quietshop.cli import app as cli
 from quietshop.db import make_engine, make_session_factory, transaction, upgrade_to_head
 from quietshop.keyring import Keyring
 from quietshop.settings import Settings
-from quietshop.staff import analytics_api, policies
+from quietshop.staff import policies
 from quietshop.staff.need_to_know import ACTION_ROLES, Action
 from quietshop.staff.roles import Role
 from tests.accounts.factories import make_customer, token_for
@@ -67,7 +67,7 @@ NOT_VIEWERS = tuple(role for role in Role if role not in VIEWERS)
 K = 5  # analytics_min_visitors, by default
 TODAY = T0.date()  # 2026-11-25, a Wednesday
 YESTERDAY = TODAY - timedelta(days=1)
-DEFAULT_FIRST = TODAY - timedelta(days=analytics_api.DEFAULT_DAYS - 1)  # 2026-10-27
+DEFAULT_FIRST = TODAY - timedelta(days=reports.DEFAULT_DAYS - 1)  # 2026-10-27
 FEWER = f"fewer than {K}"
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"

@@ -150,11 +150,6 @@ def ingest(
 Format = Literal["text", "json", "csv"]
 
 
-def _period(first: date | None, last: date | None, today: date) -> reports.Period:
-    last = last or today
-    return reports.Period(first, last) if first else reports.period_ending(last, 30)
-
-
 @analytics_app.command("report")
 @one_line_errors
 def report(
@@ -177,7 +172,7 @@ def report(
         raise InvalidInput("--format", "text, json or csv")
     if by not in reports.GRANULARITIES:
         raise InvalidInput("--by", "hour, day, week or month")
-    period = _period(_day("--from", first), _day("--to", last), day_of(system_clock()))
+    period = reports.period_of(_day("--from", first), _day("--to", last), day_of(system_clock()))
     sessions = make_session_factory(open_database(settings.resolved_database_url))
     with sessions() as session:
         found = reports.report(

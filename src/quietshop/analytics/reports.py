@@ -93,12 +93,19 @@ class Period:
         return Period(first, self.first - timedelta(days=1))
 
 
-def period_ending(last: date, days: int) -> Period:
-    """The ``days`` days that end with ``last`` (a default period)."""
+DEFAULT_DAYS = 30  # a report without its first day covers this many days
+
+
+def period_of(first: date | None, last: date | None, today: date) -> Period:
+    """The period a report is asked for: ``last`` defaults to today, ``first`` to the
+    DEFAULT_DAYS days that end with ``last`` (the API and the command alike)."""
+    last = last or today
+    if first is not None:
+        return Period(first, last)
     try:
-        return Period(last - timedelta(days=days - 1), last)
+        return Period(last - timedelta(days=DEFAULT_DAYS - 1), last)
     except OverflowError:
-        raise PeriodError(f"no period of {days} days ends on {last}") from None
+        raise PeriodError(f"no period of {DEFAULT_DAYS} days ends on {last}") from None
 
 
 @dataclass(frozen=True)

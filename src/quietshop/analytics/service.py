@@ -12,7 +12,7 @@ from quietshop.analytics.reports import (
     Period,
     PeriodError,
     Report,
-    period_ending,
+    period_of,
     report,
 )
 
@@ -29,6 +29,6 @@ __all__ = [
     "Report",
     "as_csv",
     "as_json",
-    "period_ending",
+    "period_of",
     "report",
 ]

@@ -30,7 +30,6 @@ from quietshop.web.routing import DomainSite, Responses, SignedInRoute
 PREFIX = "/api/v1/staff/analytics"
 router = APIRouter(prefix=PREFIX, tags=["staff"], route_class=SignedInRoute)
 
-DEFAULT_DAYS = 30
 REFUSED: Responses = {
     403: {"description": "forbidden (your roles do not allow this) or policies_pending"},
     422: {"description": "invalid_period: the period ends before it starts, or is too long"},
@@ -56,10 +55,7 @@ def _day(name: str, text: str | None) -> date | None:
 
 
 def _period(first: str | None, last: str | None, today: date) -> analytics.Period:
-    first_day, last_day = _day("from", first), _day("to", last) or today
-    if first_day is None:
-        return analytics.period_ending(last_day, DEFAULT_DAYS)
-    return analytics.Period(first_day, last_day)
+    return analytics.period_of(_day("from", first), _day("to", last), today)
 
 
 def _report(
