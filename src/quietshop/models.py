@@ -9,6 +9,7 @@ from quietshop.mail import models as mail_models
 from quietshop.orders import models as orders_models
 from quietshop.payments import models as payments_models
 from quietshop.privacy import models as privacy_models
+from quietshop.shop_pages import models as shop_pages_models
 from quietshop.staff import models as staff_models
 
 metadata = Base.metadata
@@ -23,5 +24,6 @@ __all__ = [
     "orders_models",
     "payments_models",
     "privacy_models",
+    "shop_pages_models",
     "staff_models",
 ]

@@ -105,6 +105,20 @@ class ProductVariant(Base):
     product: Mapped[Product] = relationship(back_populates="variants")
 
 
+class ProductImage(Base):
+    """One picture in a product's gallery, in order. The first (position 0) is the one
+    listings show, mirrored in ``products.image_file`` so a listing reads no other table."""
+
+    __tablename__ = "product_images"
+    __table_args__ = (Index("ix_product_images_product", "product_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    file: Mapped[str] = mapped_column(String(200))
+    alt: Mapped[str] = mapped_column(String(300), default="")
+
+
 class CatalogState(Base):
     """A single row: ``version`` rises on every whole-catalog change, and
     ``pruned_through`` is the highest catalog_changes id pruned away, so a reader whose
