@@ -44,6 +44,7 @@ DOMAINS = (
     "audit",
     "analytics",
     "documents",
+    "shop_pages",
 )
 DOMAIN_UNITS = frozenset(f"quietshop.{name}" for name in DOMAINS)
 
