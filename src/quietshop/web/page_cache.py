@@ -15,6 +15,8 @@ in the process that made it, which calls ``poll_soon`` after its commit).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 import threading
@@ -41,6 +43,12 @@ MAX_GAPS = 1000
 STARTUP_WINDOW = 1000
 # Invalidations remembered for put() to judge a page built while they arrived.
 RECENT_INVALIDATIONS = 1024
+# Keys whose last render was kept, remembered past their page's drop: a miss on one of them
+# is a page the cache will keep again, so concurrent misses wait for one render.
+KNOWN_KEYS = 4 * MAX_ENTRIES
+# A request waits at most this long for another request's render of the same page, then
+# renders it itself: a slow page never holds its waiters hostage.
+RENDER_WAIT_SECONDS = 2.0
 
 
 def strong_etag(body: bytes) -> str:
@@ -214,6 +222,7 @@ class PageCache:
         self._epoch = 0
         self._recent: deque[tuple[int, Invalidation]] = deque(maxlen=RECENT_INVALIDATIONS)
         self._lock = threading.Lock()
+        self._known: OrderedDict[str, None] = OrderedDict()
         watch.subscribe(self._invalidate)
 
     def _invalidate(self, invalidation: Invalidation) -> None:
@@ -256,6 +265,10 @@ class PageCache:
                 return
             self._drop(key)
             self._pages[key] = page
+            self._known[key] = None
+            self._known.move_to_end(key)
+            if len(self._known) > KNOWN_KEYS:
+                self._known.popitem(last=False)
             for tag in page.tags:
                 self._keys_by_tag.setdefault(tag, set()).add(key)
             while len(self._pages) > self._max_entries:
@@ -267,6 +280,11 @@ class PageCache:
         if version_seen > self._epoch or not self._recent or self._recent[0][0] > version_seen + 1:
             return True  # the remembered invalidations do not reach back that far
         return any(inv.touches(tags) for epoch, inv in self._recent if epoch > version_seen)
+
+    def kept_before(self, key: str) -> bool:
+        """Whether a render of ``key`` was kept since it was last evicted from memory: the
+        page is cacheable, so waiting for another request's render of it pays off."""
+        return key in self._known
 
     @property
     def version(self) -> int:
@@ -303,11 +321,19 @@ def _cache_key(scope: Scope) -> str | None:
 
 
 class PageCacheMiddleware:
-    """Serves cached public pages; stores 200 answers that say ``Cache-Control: public``."""
+    """Serves cached public pages; stores 200 answers that say ``Cache-Control: public``.
+
+    A whole-catalog change (a product renamed) drops every page at once, and the 32
+    connections on the shop's busiest page then all missed it together and rendered it 32
+    times (bench/results.md: the cached page fell to 0.59 of its rate). So concurrent misses
+    of a page the cache kept before wait, on the event loop, for the first one's render and
+    are answered from the cache; misses of other pages (private ones included) never wait.
+    """
 
     def __init__(self, app: ASGIApp, cache: PageCache | None) -> None:
         self.app = app
         self.cache = cache
+        self._renders: dict[str, asyncio.Event] = {}  # key -> set once its render is kept
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -319,9 +345,41 @@ class PageCacheMiddleware:
             if page is not None:
                 await _send_page(page, scope, send)
                 return
+            if self.cache.kept_before(key):
+                await self._fill_once(scope, receive, send, key)
+                return
         await self._fill(scope, receive, send, key)
 
-    async def _fill(self, scope: Scope, receive: Receive, send: Send, key: str | None) -> None:
+    async def _fill_once(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
+        """Render ``key`` unless another request is rendering it: then wait for that render
+        and answer from the cache (or render after all, if it was not kept)."""
+        assert self.cache is not None
+        render = self._renders.get(key)
+        if render is None:
+            render = self._renders[key] = asyncio.Event()
+            try:
+                await self._fill(scope, receive, send, key, render)
+            finally:
+                render.set()
+                if self._renders.get(key) is render:
+                    del self._renders[key]
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(render.wait(), RENDER_WAIT_SECONDS)
+        page = self.cache.get(key)
+        if page is not None:
+            await _send_page(page, scope, send)
+        else:  # not kept (a change arrived during the render, or an error): render it here
+            await self._fill(scope, receive, send, key)
+
+    async def _fill(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: str | None,
+        render: asyncio.Event | None = None,
+    ) -> None:
         """Run the app, buffer a public answer, add its ETag, keep it, then send it.
 
         A HEAD runs as a GET (FastAPI routes answer GET only) and its body is dropped.
@@ -349,6 +407,8 @@ class PageCacheMiddleware:
                     page = _page_from(start, b"".join(chunks))
                     if self.cache is not None and key is not None:
                         self.cache.put(key, page, version_seen)
+                    if render is not None:
+                        render.set()  # waiters need not wait for this client's send
                     await _send_page(page, scope, send)
             elif start is not None and message["type"] == "http.response.pathsend":
                 # A file sent by the server itself (granian's pathsend): pass it on, uncached.
