@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -27,6 +28,12 @@ POSTGRES_URL = os.environ.get(
     "QUIETSHOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("QUIETSHOP_REQUIRE_POSTGRES") == "1"
+
+# Properties are judged by what they find, never by how long an example took: the default
+# 200 ms deadline fails a sound property on a busy CI machine (two workers, a browser and
+# PostgreSQL sharing two cores), which would make the suite depend on the machine's load.
+hypothesis.settings.register_profile("quietshop", deadline=None)
+hypothesis.settings.load_profile("quietshop")
 
 DIALECTS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -566,6 +566,8 @@ SHOP_TABLES: Mapping[str, str] = MappingProxyType(
         "products": "the catalog",
         "product_variants": "the catalog",
         "categories": "the catalog",
+        "product_images": "the catalog (a product's gallery)",
+        "shop_pages": "the owner's contact, shipping and returns pages",
         "catalog_changes": "the page cache's record of catalog changes",
         "catalog_state": "the page cache's catalog version",
         "shipping_regions": "shipping rates",
