@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from quietshop.catalog import service as catalog
 from quietshop.errors import InvalidInput
 from quietshop.keyring import Keyring
 from quietshop.orders import service as orders
@@ -474,3 +475,39 @@ def test_a_discount_code_is_stored_upper_case_with_its_dates(
     )
     (row,) = [r for r in orders.rate_tables(db).discount_codes if r.code.code == "WINTER-5"]
     assert row.code.valid_until == T0 + timedelta(days=30)
+
+
+def test_shipping_edits_drop_every_cached_page_and_other_rate_edits_do_not(
+    api: TestClient, owner: dict[str, str], tables: dict[str, Any], db: Session
+) -> None:
+    """Product pages quote shipping for a chosen country: a region or shipping rate edit
+    is a whole-site change in the log every process's page cache reads; a tax rate or a
+    discount code edit shows on no cached page and logs nothing."""
+
+    before = catalog.changes_since(db, None).last_id
+
+    def whole_site_changes() -> int:
+        return sum(c.everything for c in catalog.changes_since(db, before).changes)
+
+    us = _row(tables["tax_rates"], country="US")
+    taxed = api.put(
+        f"{RATES}/tax/{us['id']}", headers=owner,
+        json={"country": "US", "tax_class": "standard", "rate_basis_points": 500, "name": "Tax"},
+    )  # fmt: skip
+    assert taxed.status_code == 200 and whole_site_changes() == 0
+    standard = _row(tables["shipping_rates"], region="domestic", method_code="standard")
+    unchanged = api.put(
+        f"{RATES}/shipping/{standard['id']}", headers=owner, json=editable(standard)
+    )
+    assert unchanged.status_code == 200 and whole_site_changes() == 0  # nothing changed
+    raised = editable(standard, base_cents=795)
+    assert api.put(f"{RATES}/shipping/{standard['id']}", headers=owner, json=raised).is_success
+    assert whole_site_changes() == 1
+    europe = _row(tables["regions"], code="europe")["countries"]
+    moved, kept = europe[0], europe[1:]
+    narrowed = api.put(f"{RATES}/regions/europe", headers=owner, json={"countries": kept})
+    assert narrowed.status_code == 200 and whole_site_changes() == 2
+    made = api.put(f"{RATES}/regions/islands", headers=owner, json={"countries": [moved]})
+    assert made.status_code == 200 and whole_site_changes() == 3
+    assert api.delete(f"{RATES}/regions/islands", headers=owner).status_code == 204
+    assert whole_site_changes() == 4

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from quietshop.accounts import service as accounts
 from quietshop.audit import service as audit
+from quietshop.catalog import service as catalog
 from quietshop.db import MAX_ROW_ID
 from quietshop.errors import Conflict, InvalidInput, NotFound
 from quietshop.orders import pricing
@@ -69,6 +70,14 @@ def _record(session: Session, editor: RateEditor, subject: str, what: str, now: 
         origin=editor.origin[: audit.MAX_ORIGIN],
     )
     audit.append(session, event, now)
+
+
+def _shipping_changed(session: Session) -> None:
+    """Product pages quote shipping for the country a shopper picks (and the /shipping
+    page may too): a region or shipping rate edit must drop those cached pages on every
+    process. Whole-site, like a new policy: rates change a few times a year, and the
+    change log has no tag for "pages that quote shipping"."""
+    catalog.record_site_wide_change(session)
 
 
 def _shown(value: object) -> str:
@@ -219,6 +228,7 @@ def save_region(
             else f"countries added {_shown(tuple(added))}; removed {_shown(tuple(gone))}"
         )
         _record(session, editor, f"shipping_region:{code}", f"saved: {what}", now)
+        _shipping_changed(session)
     return Region(code, tuple(sorted(wanted)), _rate_count(session, code))
 
 
@@ -234,6 +244,7 @@ def delete_region(session: Session, code: str, editor: RateEditor, now: datetime
     session.execute(delete(ShippingRegion).where(ShippingRegion.region == code))
     what = f"deleted (countries {_shown(tuple(before))})"
     _record(session, editor, f"shipping_region:{code}", what, now)
+    _shipping_changed(session)
 
 
 # ---------------------------------------------------------------- shipping rates
@@ -332,6 +343,8 @@ def save_shipping_rate(
             setattr(row, name, value)
     _flush_unique(session, f"the region {checked.region} has a {checked.method_code} rate already")
     _saved(session, editor, f"shipping_rate:{row.id}", before, asdict(checked), now)
+    if before != asdict(checked):
+        _shipping_changed(session)
     return ShippingRateRow(row.id, row.currency, checked)
 
 
@@ -367,6 +380,7 @@ def delete_shipping_rate(session: Session, rate_id: int, editor: RateEditor, now
     what = f"deleted: {_described(asdict(_shipping_input(row)))}"
     session.delete(row)
     _record(session, editor, f"shipping_rate:{rate_id}", what, now)
+    _shipping_changed(session)
 
 
 # ---------------------------------------------------------------- tax rates
