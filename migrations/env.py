@@ -11,8 +11,9 @@ from quietshop.models import metadata
 from quietshop.settings import load_settings
 
 # Objects the migrations create by hand that the models do not describe:
-# SQLite's FTS5 table (and its shadow tables) and PostgreSQL's search index.
-HAND_MADE_PREFIXES = ("product_fts", "ix_products_search")
+# SQLite's FTS5 table (and its shadow tables), PostgreSQL's stored search vector column
+# (migration 0019) and its index.
+HAND_MADE_PREFIXES = ("product_fts", "ix_products_search", "search_vector")
 
 
 def include_object(

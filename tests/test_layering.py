@@ -171,6 +171,18 @@ CROSS_DOMAIN_SEAMS: dict[tuple[str, str], str] = {
         "an edit of a rate table (shipping, tax, discount codes) is a change in the audit "
         "chain naming the staff member, appended in the edit's own transaction (P6)"
     ),
+    ("staff", "quietshop.shop_pages.service"): (
+        "the owner edits the contact, shipping and returns pages in the back office "
+        "through shop_pages' own rules (limits, the stale-save check)"
+    ),
+    ("shop_pages", "quietshop.audit.service"): (
+        "an edit of a shop page is a change in the audit chain naming the staff member, "
+        "appended in the edit's own transaction (P6)"
+    ),
+    ("shop_pages", "quietshop.catalog.service"): (
+        "an edit drops the cached page in every process through the catalog's change log, "
+        "the one log every page cache reads (a whole-site change, as a new privacy policy)"
+    ),
     ("accounts", "quietshop.audit.service"): (
         "a customer sees every staff access to their data in the account, and takes it "
         "with the data export: their own share of the audit chain, never who (item 4)"

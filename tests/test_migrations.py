@@ -9,7 +9,7 @@ from sqlalchemy import Engine, inspect, text
 
 from quietshop.models import metadata
 
-HAND_MADE_PREFIXES = ("product_fts", "ix_products_search")
+HAND_MADE_PREFIXES = ("product_fts", "ix_products_search", "search_vector")
 
 
 def _include(

@@ -34,18 +34,23 @@ from quietshop.analytics.visitors import DailySalts
 from quietshop.catalog import routes as catalog_routes
 from quietshop.catalog import service as catalog_service
 from quietshop.catalog.memo import CatalogMemo
-from quietshop.catalog.schemas import CategoryOut
+from quietshop.catalog.pages import ShippingEstimates
+from quietshop.catalog.schemas import CategoryOut, Money, ShippingCountry, ShippingEstimate
 from quietshop.clock import Clock, system_clock
 from quietshop.db import is_busy, make_engine, make_session_factory
-from quietshop.errors import QuietshopError
+from quietshop.errors import InvalidInput, QuietshopError
 from quietshop.mail import personal_data as mail_personal_data
 from quietshop.mail import routes as mail_routes
+from quietshop.orders import checkout as orders_checkout
 from quietshop.orders import personal_data as orders_personal_data
+from quietshop.orders import pricing as orders_pricing
 from quietshop.orders import routes as orders_routes
+from quietshop.orders import service as orders_service
 from quietshop.orders.service import Collaborators
 from quietshop.privacy import routes as privacy_routes
 from quietshop.privacy.personal_data import PersonalDataRegistry
 from quietshop.settings import Settings, load_settings
+from quietshop.shop_pages import routes as shop_pages_routes
 from quietshop.staff import analytics_api as staff_analytics_api
 from quietshop.staff import audit_api as staff_audit_api
 from quietshop.staff import catalog_api as staff_catalog_api
@@ -61,6 +66,7 @@ from quietshop.staff import passkeys_api as staff_passkeys_api
 from quietshop.staff import policy_routes as staff_policy_routes
 from quietshop.staff import rates_api as staff_rates_api
 from quietshop.staff import routes as staff_routes
+from quietshop.staff import shop_pages_api as staff_shop_pages_api
 from quietshop.staff.service import StaffKeys
 from quietshop.web.access_log import AccessLogFile, LogPolicy
 from quietshop.web.body_limit import BodyLimitMiddleware
@@ -79,6 +85,7 @@ log = logging.getLogger("quietshop")
 DOMAIN_SITES: tuple[DomainSite, ...] = (
     catalog_routes.SITE,
     privacy_routes.SITE,
+    shop_pages_routes.SITE,
     mail_routes.SITE,
     accounts_routes.SITE,
     orders_routes.SITE,
@@ -91,6 +98,7 @@ DOMAIN_SITES: tuple[DomainSite, ...] = (
     staff_catalog_api.SITE,
     staff_owner_api.SITE,
     staff_rates_api.SITE,
+    staff_shop_pages_api.SITE,
     staff_audit_api.SITE,
     staff_disclosure_api.SITE,
     staff_mailings_api.SITE,
@@ -160,6 +168,7 @@ def build_app(
             PersonalDataRegistry: personal_data_registry(),
             Collaborators: Collaborators(settings, clock),
             StaffKeys: StaffKeys(settings, clock),
+            ShippingEstimates: SHIPPING_ESTIMATES,
         },
     )
     api.state.quietshop = state
@@ -235,6 +244,42 @@ def _read_catalog_changes(
 ) -> catalog_service.ChangeFeed:
     with sessions() as session:
         return catalog_service.changes_since(session, after_id, gaps)
+
+
+def _shipping_countries(session: Session) -> list[ShippingCountry]:
+    return [
+        ShippingCountry(code=code, name=orders_service.country_name(code))
+        for code in orders_service.shipping_countries(session)
+    ]
+
+
+def _shipping_estimate(
+    session: Session, country: str, weight_grams: int, price: Money
+) -> list[ShippingEstimate]:
+    """The methods checkout would offer one unit of a variant to ``country``, priced by
+    the same rules (orders/pricing.py), so the product page and checkout agree."""
+    try:
+        line = orders_pricing.CartLine(
+            sku="estimate", name="estimate", unit_price_cents=price.cents,
+            currency=price.currency, quantity=1, weight_grams=weight_grams,
+        )  # fmt: skip
+        rates = orders_checkout.shipping_rates(session)
+        options = orders_pricing.shipping_options([line], country, rates)
+    except InvalidInput:  # no rate for the country, or none takes the weight
+        return []
+    return [
+        ShippingEstimate(
+            name=option.name,
+            cost=Money(cents=option.cost_cents, currency=option.currency),
+            delivery_days_min=option.delivery_days_min,
+            delivery_days_max=option.delivery_days_max,
+        )
+        for option in options
+    ]
+
+
+# The product page's door to the orders domain's shipping rates (catalog/pages.py).
+SHIPPING_ESTIMATES = ShippingEstimates(_shipping_countries, _shipping_estimate)
 
 
 def _category_menu(sessions: sessionmaker[Session], memo: CatalogMemo) -> list[CategoryOut]:

@@ -37,6 +37,7 @@ MODULE_FILES = {
     "/static/js/api.js": STATIC_DIR / "js" / "api.js",
     "/static/js/forms.js": STATIC_DIR / "js" / "forms.js",
     "/static/js/header.js": STATIC_DIR / "js" / "header.js",
+    "/static/js/suggest.js": STATIC_DIR / "js" / "suggest.js",
     **{f"/static/account/{f.name}": f for f in sorted(ACCOUNT_STATIC.glob("*.js"))},
 }
 ACCOUNT_MODULES = list(MODULE_FILES)
@@ -112,8 +113,9 @@ def test_each_shell_is_private_and_loads_only_its_own_module_scripts(
 ) -> None:
     _, page = _get(client, path)
     sources = [str(script.get("src")) for script in page.scripts]
-    assert sources[0] == "/static/js/header.js"  # every page's: "signed in" in the header
-    assert len(sources) == 2 and sources[1].startswith("/static/account/"), sources
+    # Every page's two: "signed in" in the header, and the search box's suggestions.
+    assert sources[:2] == ["/static/js/header.js", "/static/js/suggest.js"]
+    assert len(sources) == 3 and sources[2].startswith("/static/account/"), sources
     for script in page.scripts:
         assert script.get("type") == "module"
         assert str(script.get("src")) in MODULE_FILES

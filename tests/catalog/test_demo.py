@@ -14,15 +14,19 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from quietshop.catalog import admin
 from quietshop.catalog.demo import (
     CATALOG_EPOCH,
     LIFETIME_MONTHS,
+    SHARED_PICTURES,
     DemoCatalogExists,
     DemoSummary,
+    demo_products,
     load_demo_catalog,
     store_price,
 )
-from quietshop.catalog.models import Category, Product, ProductVariant
+from quietshop.catalog.demo_data import warranty_terms
+from quietshop.catalog.models import Category, Product, ProductImage, ProductVariant
 from quietshop.catalog.service import search_products
 from quietshop.db import make_engine, make_session_factory, upgrade_to_head
 
@@ -243,7 +247,10 @@ def _fingerprint(loaded: Loaded) -> tuple[list[Row], dict[str, bytes]]:
     products = _products(loaded)
     # created_at is included: it must come from the seed, not from the clock.
     rows = [(p.sku, p.name, p.price_cents, p.stock, p.created_at) for p in products]
-    images = {path.name: path.read_bytes() for path in sorted(loaded.images.iterdir())}
+    images = {
+        str(path.relative_to(loaded.images)): path.read_bytes()
+        for path in sorted(loaded.images.rglob("*.svg"))
+    }
     return rows, images
 
 
@@ -282,3 +289,136 @@ def test_loading_twice_is_refused(full: Loaded) -> None:
         load_demo_catalog(session, full.images, product_count=5)
     with full.factory() as session:
         assert session.execute(select(func.count(Product.id))).scalar_one() == 1200
+
+
+# ---------------------------------------------------------------- warranty texts
+
+
+# Every period a text names: "24-month", "24 months", "2 years", "lifetime".
+PERIOD = re.compile(r"\b(\d{1,4})[\s-]*(month|year)s?\b|\b(life-?time)\b", re.IGNORECASE)
+
+
+def _stated_periods(terms: str) -> list[int]:
+    """Each period ``terms`` names, in months (a lifetime as the shop stores it)."""
+    stated = []
+    for number, unit, lifetime in PERIOD.findall(terms):
+        if lifetime:
+            stated.append(LIFETIME_MONTHS)
+        else:
+            stated.append(int(number) * (12 if unit.lower() == "year" else 1))
+    return stated
+
+
+def test_every_demo_warranty_text_agrees_with_its_months(full: Loaded) -> None:
+    products = _products(full)
+    assert len(products) == 1200
+    seen_months = set()
+    for product in products:
+        stated = _stated_periods(product.warranty_terms)
+        assert stated, product.sku  # the text names its period
+        assert set(stated) == {product.warranty_months}, (product.sku, product.warranty_terms)
+        lifetime = "lifetime" in product.warranty_terms.lower()
+        assert lifetime == (product.warranty_months == LIFETIME_MONTHS), product.sku
+        seen_months.add(product.warranty_months)
+    assert {12, 24, LIFETIME_MONTHS} <= seen_months  # the check saw short and long ones
+
+
+@pytest.mark.parametrize("months", [1, 6, 12, 18, 24, 36, 60, 119, LIFETIME_MONTHS, 240])
+def test_a_warranty_text_names_only_its_own_period(months: int) -> None:
+    terms = warranty_terms(months, "Acme")
+    assert set(_stated_periods(terms)) == {months}
+    assert ("lifetime" in terms.lower()) == (months == LIFETIME_MONTHS)
+    assert terms.startswith("Limited lifetime warranty:" if months == LIFETIME_MONTHS
+                            else f"{months}-month limited warranty:")  # fmt: skip
+
+
+def test_no_warranty_says_so_and_names_no_period() -> None:
+    terms = warranty_terms(0, "Acme")
+    assert _stated_periods(terms) == []
+    assert "no warranty" in terms.lower()
+
+
+# ---------------------------------------------------------------- galleries
+
+
+def _galleries(loaded: Loaded) -> dict[int, list[ProductImage]]:
+    with loaded.factory() as session:
+        rows = session.execute(
+            select(ProductImage).order_by(ProductImage.product_id, ProductImage.position)
+        ).scalars()
+        found: dict[int, list[ProductImage]] = {}
+        for image in rows:
+            found.setdefault(image.product_id, []).append(image)
+    return found
+
+
+def test_every_product_has_a_gallery_of_two_to_four_pictures(full: Loaded) -> None:
+    galleries = _galleries(full)
+    products = _products(full)
+    assert set(galleries) == {p.id for p in products}
+    sizes = set()
+    for product in products:
+        gallery = galleries[product.id]
+        sizes.add(len(gallery))
+        assert [image.position for image in gallery] == list(range(len(gallery)))
+        main = gallery[0]
+        assert (main.file, main.alt) == (product.image_file, product.image_alt)
+        assert len({image.file for image in gallery}) == len(gallery)  # no picture twice
+        for image in gallery:
+            assert image.alt.endswith("product illustration")
+            assert (full.images / image.file).is_file()
+        for image in gallery[1:]:
+            assert image.file.startswith(f"{SHARED_PICTURES}/")
+    assert sizes == {2, 3, 4}
+
+
+def test_pictures_are_drawn_once_and_shared(full: Loaded) -> None:
+    drawings = list((full.images / SHARED_PICTURES).glob("*.svg"))
+    mains = list(full.images.glob("*.svg"))
+    assert len(mains) == 1200  # one main picture per product, as before
+    assert len(drawings) < 1200  # drawings are shared between products that look alike
+    for product in _products(full)[::37]:
+        main = full.images / str(product.image_file)
+        shared = [d for d in drawings if d.read_bytes() == main.read_bytes()]
+        assert shared  # the main picture is one of the drawings (a link, or a copy)
+    for drawing in drawings[::20]:
+        svg = drawing.read_text(encoding="utf-8")
+        assert len(svg.encode("utf-8")) < 3072
+        assert "<script" not in svg.lower() and "href" not in svg and "@import" not in svg
+        assert re.findall(r"https?://[^\"'\s]*", svg) == [SVG_NAMESPACE]
+        root = ET.fromstring(svg)
+        assert root.get("aria-label") == root.findtext(f"{{{SVG_NAMESPACE}}}title")
+
+
+def test_loading_again_into_the_same_images_folder_replaces_its_files(tmp_path: Path) -> None:
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        engine = _database(tmp_path / name)
+        factory = make_session_factory(engine)
+        with factory() as session, session.begin():
+            load_demo_catalog(session, tmp_path / "images", product_count=12)
+        engine.dispose()
+    assert len(list((tmp_path / "images").glob("*.svg"))) == 12
+
+
+def test_every_demo_draft_passes_the_catalog_checks_unchanged() -> None:
+    # The loader skips the per-row checks (bulk.upsert_products(checked=True)): this is
+    # what makes that safe.
+    products = list(demo_products(seed=2004, product_count=1200))
+    assert len(products) == 1200
+    for product in products:
+        assert admin.checked_draft(product.draft) == product.draft
+
+
+def test_the_demo_loads_with_galleries_on_each_database(db: Session, tmp_path: Path) -> None:
+    summary = load_demo_catalog(db, tmp_path / "images", product_count=30)
+    assert summary.product_count == 30
+    products = db.execute(select(Product.id, Product.image_file)).all()
+    assert len(products) == 30
+    images = db.execute(
+        select(ProductImage.product_id, ProductImage.file).where(ProductImage.position == 0)
+    ).all()
+    assert sorted(images) == sorted((row.id, row.image_file) for row in products)
+    variants = db.execute(select(func.count(ProductVariant.id))).scalar_one()
+    assert variants == summary.variant_count
+    assert search_products(db, "cable").total > 0  # indexed on both databases

@@ -56,6 +56,7 @@ def test_the_sitemaps_list_every_shown_product_once_at_its_slug(
     categories = locations(client.get("/sitemaps/categories.xml").text, "url")
     assert categories == [
         f"{BASE}/",
+        *(f"{BASE}{path}" for path in discovery.SHOP_PAGE_PATHS),
         f"{BASE}/categories/cables",
         f"{BASE}/categories/hdmi-cables",
         f"{BASE}/categories/usb-cables",
@@ -94,7 +95,12 @@ def test_an_empty_shop_has_a_sitemap_of_its_home_and_no_product_sitemap(
     assert locations(client.get("/sitemap.xml").text, "sitemap") == [
         f"{BASE}/sitemaps/categories.xml"
     ]
-    assert locations(client.get("/sitemaps/categories.xml").text, "url") == [f"{BASE}/"]
+    assert locations(client.get("/sitemaps/categories.xml").text, "url") == [
+        f"{BASE}/",
+        f"{BASE}/contact",
+        f"{BASE}/shipping",
+        f"{BASE}/returns",
+    ]
     assert client.get("/sitemaps/products-1.xml").status_code == 404
 
 

@@ -39,9 +39,11 @@ def test_the_link_shows_a_form_and_changes_nothing(
     page = mail_client.get("/unsubscribe", params={"token": token})
     assert page.status_code == 200
     assert '<form method="post"' in page.text
-    # It works without JavaScript: the only script is the header's "signed in" note.
+    # It works without JavaScript: the only scripts are the header's ("signed in", and the
+    # search box's suggestions).
     assert re.findall(r"<script[^>]*>", page.text) == [
-        '<script type="module" src="/static/js/header.js">'
+        '<script type="module" src="/static/js/header.js">',
+        '<script type="module" src="/static/js/suggest.js">',
     ]
     assert page.headers["cache-control"] == "no-store"
     assert service.is_opted_in(db, number) is True

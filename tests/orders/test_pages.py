@@ -110,7 +110,8 @@ def test_each_shell_is_private_and_loads_only_its_own_module_script(
 ) -> None:
     _, page = _get(client, path)
     sources = [str(script.get("src")) for script in page.scripts]
-    assert sources == ["/static/js/header.js", SHELLS[path]]
+    # Every page's two (the header's "signed in" note, the search box's suggestions), then its own.
+    assert sources == ["/static/js/header.js", "/static/js/suggest.js", SHELLS[path]]
     assert all(script.get("type") == "module" for script in page.scripts)
     assert not page.inline_script
     assert not page.inline_style_attributes and not page.style_elements

@@ -6,14 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from quietshop.catalog import search as search_engine
 from quietshop.catalog import service, variants
 from quietshop.catalog.memo import CatalogMemo
 from quietshop.catalog.schemas import (
     CategoryOut,
+    ListingPage,
     ProductDetail,
-    ProductPage,
     SearchResults,
+    SearchSort,
     SortOrder,
+    Suggestions,
 )
 from quietshop.catalog.search import MAX_QUERY_CHARS
 from quietshop.catalog.service import LISTINGS_TAG
@@ -59,8 +62,23 @@ def _public(request: Request, response: Response, *tags: str) -> None:
     set_cache_tags(response.headers, tags)
 
 
-@router.get("/products", response_model=ProductPage, summary="List products (cheapest first)")
-async def list_products(
+# Repeated parameters; the service also refuses more than MAX_FACET_PARAMS of both together.
+BRAND_LIST_SCHEMA = {
+    "maxItems": service.MAX_FACET_PARAMS,
+    "items": {"type": "string", "maxLength": service.MAX_FACET_CHARS},
+}
+OPTION_LIST_SCHEMA = {
+    "maxItems": service.MAX_FACET_PARAMS,
+    "items": {
+        "type": "string",
+        "maxLength": 2 * service.MAX_FACET_CHARS + 1,
+        "pattern": "^[^:]+:",
+    },
+}
+
+
+@router.get("/products", response_model=ListingPage, summary="List products (cheapest first)")
+def list_products(
     request: Request,
     response: Response,
     category: Annotated[str | None, Query(max_length=80)] = None,
@@ -70,7 +88,24 @@ async def list_products(
     sort: SortOrder = SortOrder.price_asc,
     page: PageNumber = 1,
     page_size: PageSize = 24,
-) -> ProductPage:
+    brand: Annotated[
+        list[str] | None,
+        Query(
+            description="Any of these brands (repeat the parameter); unknown ones match nothing",
+            json_schema_extra=BRAND_LIST_SCHEMA,
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        Query(
+            description="name:value, e.g. length:2 m (repeat it); values of one name are "
+            "alternatives, different names must all match; unknown ones match nothing",
+            json_schema_extra=OPTION_LIST_SCHEMA,
+        ),
+    ] = None,
+) -> ListingPage:
+    """A plain ``def``: the first listing loads the listing index (seconds at 100,000
+    products), which must not hold up the event loop. The answer carries facet counts."""
     _public(request, response, LISTINGS_TAG)
     query = service.ListingQuery(
         category=category,
@@ -80,9 +115,15 @@ async def list_products(
         sort=sort,
         page=page,
         page_size=page_size,
+        brands=tuple(brand or ()),
+        options=service.ListingQuery.parse_options(option or []),
     )
+    catalog_memo = memo(request)
     with read_session(request) as session:
-        return service.list_products(session, query, memo(request))
+        listing = service.list_products(session, query, catalog_memo)
+    if catalog_memo.handed_out_behind():
+        response.headers["cache-control"] = "no-store"  # from the previous index: not kept
+    return listing
 
 
 @router.get("/products/{sku}", response_model=ProductDetail, summary="One product by SKU")
@@ -101,16 +142,19 @@ async def list_categories(request: Request, response: Response) -> list[Category
 
 
 @router.get("/search", response_model=SearchResults, summary="Full-text product search")
-async def search(
+def search(
     request: Request,
     response: Response,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="Words to look for")] = "",
     page: PageNumber = 1,
     page_size: PageSize = 24,
+    sort: SearchSort = SearchSort.relevance,
 ) -> SearchResults:
+    """A plain ``def``, as the search page is: its queries (and a wait of up to 0.25 s
+    for a vocabulary being rebuilt) run in the thread pool, not on the event loop."""
     _public(request, response, LISTINGS_TAG)
     with read_session(request) as session:
-        return service.search_products(session, q, page, page_size, memo(request))
+        return service.search_products(session, q, page, page_size, memo(request), sort)
 
 
 @router.get(
@@ -134,3 +178,22 @@ async def lookup_variants(
         found = variants.lookup_variants(session, sku)
     _public(request, response, *found.cache_tags())
     return found
+
+
+@router.get(
+    "/search/suggest",
+    response_model=Suggestions,
+    summary="Product names for what the shopper is typing (never cached, never logged)",
+)
+def suggest(
+    request: Request,
+    response: Response,
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="What is typed so far")] = "",
+) -> Suggestions:
+    """A plain ``def``: its query runs in the thread pool, off the event loop. The access
+    log never sees ``q`` (only the parameters a domain declares are logged, and no domain
+    declares it; tests/catalog/test_suggest.py reads the line). ``no-store``: a prefix a
+    shopper typed is not kept by the page cache or the browser."""
+    response.headers["cache-control"] = "no-store"
+    with read_session(request) as session:
+        return search_engine.suggest(session, q)

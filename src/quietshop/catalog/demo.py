@@ -4,13 +4,26 @@ Everything comes from one ``random.Random(seed)``: the same seed gives the same 
 byte-identical images on every machine, so screenshots, benchmarks and tests can rely on
 them. Nothing reads the clock; ``created_at`` is spread over the two years before
 ``CATALOG_EPOCH``. Brands are invented.
+
+Each product has a gallery of two to four pictures (``product_images``): its main picture
+(position 0, also ``products.image_file``: ``<sku>.svg``), then its other colours, then a
+side view and a close-up. A drawing shows a kind of product in one colour and length, so
+it is rendered and written once (``images_dir/demo/``) and shared: the main picture is a
+hard link to it. Writing one file per picture cost more than the database's inserts
+(bench/catalog_import.py).
 """
 
 from __future__ import annotations
 
+import functools
+import gc
+import itertools
+import os
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +32,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from quietshop.catalog import bulk
-from quietshop.catalog.demo_data import BRANDS, CATALOG, COLOURS, LIFETIME_MONTHS, Leaf, Top
+from quietshop.catalog.demo_data import (
+    BRANDS,
+    CATALOG,
+    COLOURS,
+    Leaf,
+    Top,
+    warranty_terms,
+)
+from quietshop.catalog.demo_data import (
+    LIFETIME_MONTHS as LIFETIME_MONTHS,  # tests and callers read it here
+)
 from quietshop.catalog.demo_images import render_svg
 from quietshop.catalog.models import Category, Product
 from quietshop.catalog.service import ProductDraft, VariantDraft, create_category
@@ -30,6 +53,8 @@ FIRST_SKU_NUMBER = 10001
 OUT_OF_STOCK_SHARE = 0.08
 SALE_SHARE = 0.15
 LOAD_BATCH = 500  # products written at once
+SHARED_PICTURES = "demo"  # the folder in images_dir that holds the shared drawings
+GALLERY_SIZES = (2, 3, 4)  # pictures per product, by SKU number
 
 
 class DemoCatalogExists(Exception):
@@ -64,6 +89,43 @@ _STOCK_LEVELS = (2, 5, 8, 12, 18, 25, 40, 60, 85, 120, 200, 350, 600)
 # ---------------------------------------------------------------- loading
 
 
+@dataclass(frozen=True)
+class Picture:
+    """One picture of a product's gallery: the shared drawing it shows and its alt text."""
+
+    drawing: str  # the shared file's name in SHARED_PICTURES
+    alt: str
+    kind: str
+    background: str
+    fill: str
+    title: str
+    caption: str
+    view: str
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    draft: ProductDraft
+    pictures: tuple[Picture, ...]  # position 0 first: the main picture
+
+    def gallery(self) -> list[tuple[str, str]]:
+        """(file, alt) in gallery order, as ``product_images`` holds them."""
+        main, *others = self.pictures
+        return [(f"{self.draft.sku.lower()}.svg", main.alt)] + [
+            (f"{SHARED_PICTURES}/{picture.drawing}", picture.alt) for picture in others
+        ]
+
+
+def demo_products(
+    seed: int = 2004, product_count: int = 1200, currency: str = "USD"
+) -> Iterator[DemoProduct]:
+    """The demo's products in SKU order, without touching a database or a file."""
+    # Reproducible demo data, not secrets: a seeded generator is exactly what is wanted.
+    rng = random.Random(seed)  # noqa: S311
+    for index, (top, leaf) in enumerate(_leaf_sequence(rng, product_count)):
+        yield _product(rng, top, leaf, FIRST_SKU_NUMBER + index, currency)
+
+
 def load_demo_catalog(
     session: Session,
     images_dir: Path,
@@ -73,7 +135,8 @@ def load_demo_catalog(
     currency: str = "USD",
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
-    """Create the demo categories and ``product_count`` products, and write their images.
+    """Create the demo categories and ``product_count`` products with their galleries, and
+    write their images.
 
     Works inside the caller's transaction and does not commit. Raises ``DemoCatalogExists``
     if the catalog already has products. Demo categories that already exist (by slug) are
@@ -83,26 +146,132 @@ def load_demo_catalog(
         raise ValueError("product_count must not be negative")
     _ensure_no_products(session)
     category_count = _create_categories(session)
-    images_dir.mkdir(parents=True, exist_ok=True)
-    # Reproducible demo data, not secrets: a seeded generator is exactly what is wanted.
-    rng = random.Random(seed)  # noqa: S311
     variant_count = 0
-    batch: list[ProductDraft] = []
+    batch: list[DemoProduct] = []
     categories = bulk.category_index(session)
-    for index, (top, leaf) in enumerate(_leaf_sequence(rng, product_count)):
-        draft, svg = _product(rng, top, leaf, FIRST_SKU_NUMBER + index, currency)
-        (images_dir / f"{draft.sku.lower()}.svg").write_bytes(svg.encode("utf-8"))
-        batch.append(draft)
-        variant_count += len(draft.variants)
-        if len(batch) == LOAD_BATCH or index + 1 == product_count:
-            # The CSV import's bulk path: a few statements per batch instead of a dozen
-            # per product (about 90 products/s before; bench/catalog_import.py).
-            # Every draft brings its created_at.
-            bulk.upsert_products(session, batch, CATALOG_EPOCH, categories=categories)
-            batch.clear()
-        if progress is not None:
-            progress(index + 1, product_count)
+    with bulk.bulk_write_settings(session), _PictureFiles(images_dir) as files, _few_collections():
+        for index, product in enumerate(demo_products(seed, product_count, currency)):
+            files.add(product)
+            batch.append(product)
+            variant_count += len(product.draft.variants)
+            if len(batch) == LOAD_BATCH or index + 1 == product_count:
+                files.flush()
+                _write_batch(session, batch, categories)
+                batch.clear()
+            if progress is not None:
+                progress(index + 1, product_count)
     return DemoSummary(category_count, product_count, variant_count)
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Python's cycle collector less often while the block runs, as before after: the load
+    makes millions of short-lived objects and no cycles, and the collector's passes over
+    them were a tenth of its time (bench/catalog_import.py). The demo loads at the shop's
+    command line, before the server starts; the CSV import, which a server runs, keeps
+    the collector as it is."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 50_000), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _write_batch(
+    session: Session, batch: Sequence[DemoProduct], categories: dict[str, bulk.CategoryFacts]
+) -> None:
+    # The CSV import's bulk path: a few statements per batch instead of a dozen per
+    # product. ``checked``: the drafts are made valid (tests/catalog/test_demo.py checks
+    # every one against admin.checked_draft) and the catalog was empty, so the per-row
+    # checks, a third of the load's time, are skipped. Every draft brings its created_at.
+    drafts = [product.draft for product in batch]
+    bulk.upsert_products(session, drafts, CATALOG_EPOCH, categories=categories, checked=True)
+    bulk.insert_galleries(session, {p.draft.sku: p.gallery() for p in batch})
+
+
+class _PictureFiles:
+    """Each drawing written once; a product's main picture, ``<sku>.svg``, a hard link to
+    its drawing (a copy where the file system has no links).
+
+    The files are written by one thread of their own, a batch at a time, while the loader
+    goes on with the database: file system calls wait in the kernel, not in Python, and
+    cost as much as the rows' inserts (bench/catalog_import.py). Leaving the block waits
+    for every file and raises the first error. Paths are plain strings: pathlib's objects
+    cost more than the links."""
+
+    def __init__(self, images_dir: Path) -> None:
+        self.root = str(images_dir)
+        self.shared = os.path.join(self.root, SHARED_PICTURES)
+        os.makedirs(self.shared, exist_ok=True)
+        self.written: dict[str, str] = {}  # drawing -> its path (the writer thread's)
+        self.links = True
+        self.pending: list[DemoProduct] = []
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-pictures")
+        self.batches: list[Future[None]] = []
+
+    def __enter__(self) -> _PictureFiles:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if error_type is None:
+                self.flush()
+            for batch in self.batches:
+                if error_type is None:
+                    batch.result()  # the writer's first error, if any
+                else:
+                    batch.exception()  # waited for; the block's own error is the one raised
+        finally:
+            self.writer.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, product: DemoProduct) -> None:
+        self.pending.append(product)
+
+    def flush(self) -> None:
+        """Hand the products added so far to the writer."""
+        if self.pending:
+            self.batches.append(self.writer.submit(self._write_all, self.pending))
+            self.pending = []
+
+    def _write_all(self, products: Sequence[DemoProduct]) -> None:
+        for product in products:
+            self._write(product)
+
+    def _drawing(self, picture: Picture) -> str:
+        path = self.written.get(picture.drawing)
+        if path is None:
+            path = os.path.join(self.shared, picture.drawing)
+            svg = render_svg(
+                picture.kind, picture.background, picture.fill, picture.title,
+                picture.caption, picture.alt, picture.view,
+            )  # fmt: skip
+            with open(path, "wb") as file:
+                file.write(svg.encode("utf-8"))
+            self.written[picture.drawing] = path
+        return path
+
+    def _write(self, product: DemoProduct) -> None:
+        for picture in product.pictures[1:]:
+            self._drawing(picture)
+        drawing = self._drawing(product.pictures[0])
+        main = os.path.join(self.root, f"{product.draft.sku.lower()}.svg")
+        if self.links:
+            try:
+                _link(drawing, main)
+                return
+            except OSError:
+                self.links = False  # no hard links here: copies from now on
+        with open(drawing, "rb") as source, open(main, "wb") as copy:
+            copy.write(source.read())
+
+
+def _link(drawing: str, main: str) -> None:
+    try:
+        os.link(drawing, main)
+    except FileExistsError:
+        os.unlink(main)  # a file of an earlier load: replaced, as the contract says
+        os.link(drawing, main)
 
 
 def product_count(session: Session) -> int:
@@ -150,17 +319,16 @@ def _leaf_sequence(rng: random.Random, count: int) -> Iterator[tuple[Top, Leaf]]
     first = pairs[:]
     rng.shuffle(first)
     yield from first[:count]
-    shares = [leaf.share for _, leaf in pairs]
+    # Cumulative weights once, not per draw: the same draws as ``weights=`` gives.
+    totals = list(itertools.accumulate(leaf.share for _, leaf in pairs))
     for _ in range(count - len(first)):
-        yield rng.choices(pairs, weights=shares)[0]
+        yield rng.choices(pairs, cum_weights=totals)[0]
 
 
 # ---------------------------------------------------------------- one product
 
 
-def _product(
-    rng: random.Random, top: Top, leaf: Leaf, number: int, currency: str
-) -> tuple[ProductDraft, str]:
+def _product(rng: random.Random, top: Top, leaf: Leaf, number: int, currency: str) -> DemoProduct:
     sku = f"QS-{number}"
     noun = rng.choice(leaf.nouns)
     brand = rng.choice(BRANDS)
@@ -172,7 +340,7 @@ def _product(
     variants = _variants(rng, leaf, sku, base_price, grams, colours)
     # The picture shows the first variant: its colour and, for a cable, its length.
     length = str(variants[0].options.get("length", ""))
-    alt = " ".join(part for part in (colours[0], length, noun) if part) + ", product illustration"
+    pictures = _gallery(top, leaf, noun, length, colours, GALLERY_SIZES[number % 3])
     draft = ProductDraft(
         sku=sku,
         slug=f"{_slugify(name)}-{number}",
@@ -185,12 +353,52 @@ def _product(
         warranty_months=warranty,
         warranty_terms=_warranty_terms(warranty, brand),
         image_file=f"{sku.lower()}.svg",
-        image_alt=alt,
+        image_alt=pictures[0].alt,
         created_at=_created_at(rng),
     )
-    fill = COLOURS[colours[0]][1]
-    svg = render_svg(leaf.kind, top.background, fill, _title(noun), brand, sku, alt)
-    return draft, svg
+    return DemoProduct(draft, pictures)
+
+
+_VIEW_WORDS = {"front": "", "side": "side view", "detail": "close-up"}
+
+
+def _gallery(
+    top: Top, leaf: Leaf, noun: str, length: str, colours: Sequence[str], size: int
+) -> tuple[Picture, ...]:
+    """The main picture, the product's other colours, then a side view and a close-up."""
+    shots = [(colour, "front") for colour in colours]
+    shots += [(colours[0], "side"), (colours[0], "detail")]
+    return tuple(_picture(top, leaf, noun, length, colour, view) for colour, view in shots[:size])
+
+
+_PICTURES: dict[tuple[str, str, str, str, str], Picture] = {}
+
+
+def _picture(top: Top, leaf: Leaf, noun: str, length: str, colour: str, view: str) -> Picture:
+    # Few distinct pictures (leaf, noun, colour, length, view): each made once a process.
+    key = (leaf.slug, noun, length, colour, view)
+    found = _PICTURES.get(key)
+    if found is None:
+        found = _PICTURES[key] = _new_picture(top, leaf, noun, length, colour, view)
+    return found
+
+
+def _new_picture(top: Top, leaf: Leaf, noun: str, length: str, colour: str, view: str) -> Picture:
+    what = " ".join(part for part in (colour, length, noun) if part)
+    code, fill = COLOURS[colour]
+    length_code = length.replace(" ", "").replace(".", "-") or "any"
+    drawing = f"{leaf.slug}-{leaf.nouns.index(noun)}-{code}-{length_code}-{view}.svg".lower()
+    caption = " \u00b7 ".join(part for part in (colour, length) if part)
+    return Picture(
+        drawing=drawing,
+        alt=", ".join(part for part in (what, _VIEW_WORDS[view], "product illustration") if part),
+        kind=leaf.kind,
+        background=top.background,
+        fill=fill,
+        title=_title(noun),
+        caption=caption,
+        view=view,
+    )
 
 
 def _created_at(rng: random.Random) -> datetime:
@@ -201,6 +409,7 @@ def _created_at(rng: random.Random) -> datetime:
 _LOWER_IN_TITLES = frozenset({"and", "for", "of", "to", "with"})
 
 
+@functools.lru_cache(maxsize=4096)
 def _title(text: str) -> str:
     """Title case that leaves acronyms (HDMI, USB-C) and short joining words alone."""
     return " ".join(
@@ -350,17 +559,5 @@ def _option_values(variants: Sequence[VariantDraft], key: str) -> list[str]:
 
 
 def _warranty_terms(months: int, brand: str) -> str:
-    exclusions = (
-        "It does not cover damage from accidents, misuse, modification or normal wear. "
-        "To claim, write to us with your order number; we pay the return postage."
-    )
-    if months == LIFETIME_MONTHS:
-        return (
-            f"Limited lifetime warranty: {brand} repairs or replaces this product if it fails "
-            "in normal use for as long as you, the original buyer, own it. Our records show a "
-            f"limited lifetime warranty as {LIFETIME_MONTHS} months. {exclusions}"
-        )
-    return (
-        f"{months}-month limited warranty: {brand} repairs or replaces this product if it "
-        f"fails in normal use within {months} months of delivery. {exclusions}"
-    )
+    """The demo's warranty text for ``months`` (demo_data.warranty_terms)."""
+    return warranty_terms(months, brand)

@@ -6,6 +6,39 @@ from dataclasses import dataclass
 
 LIFETIME_MONTHS = 120  # "limited lifetime" is stored as ten years; the terms text says so
 
+_EXCLUSIONS = (
+    "It does not cover damage from accidents, misuse, modification or normal wear. "
+    "To claim, write to us with your order number; we pay the return postage."
+)
+
+
+def warranty_terms(months: int, brand: str) -> str:
+    """A product's warranty text, made from its months alone, so the two cannot disagree:
+    every period the text names is ``months`` (a "lifetime" only for ``LIFETIME_MONTHS``,
+    which the text says is how it is stored; years only where they are whole)."""
+    if months == LIFETIME_MONTHS:
+        return (
+            f"Limited lifetime warranty: {brand} repairs or replaces this product if it fails "
+            "in normal use for as long as you, the original buyer, own it. Our records show a "
+            f"limited lifetime warranty as {LIFETIME_MONTHS} months. {_EXCLUSIONS}"
+        )
+    if months <= 0:
+        return (
+            f"{brand} gives no warranty of its own on this product; your statutory rights "
+            "apply in full."
+        )
+    years = months // 12
+    within = f"{months} months"
+    if months % 12 == 0:
+        within += f" ({years} year{'' if years == 1 else 's'})"
+    # The text opens with the claim the product page's headline already makes, so the page
+    # can drop it (service.warranty_details); the years follow only as a reading aid.
+    return (
+        f"{months}-month limited warranty: {brand} repairs or replaces this product if it "
+        f"fails in normal use within {within} of delivery. {_EXCLUSIONS}"
+    )
+
+
 # ---------------------------------------------------------------- the catalog tree
 
 

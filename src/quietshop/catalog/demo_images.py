@@ -88,21 +88,44 @@ def _xml(text: str) -> str:
     return escape(text, {'"': "&quot;"})
 
 
+# A product's gallery shows it from a few angles: the same drawing, turned or closer.
+VIEWS: dict[str, str] = {
+    "front": "",
+    "side": ' transform="rotate(-9 200 140) translate(24 6) scale(0.88)"',
+    "detail": ' transform="translate(-150 -95) scale(1.75)"',
+}
+
+
 def render_svg(
-    kind: str, background: str, fill: str, title: str, brand: str, sku: str, alt: str
+    kind: str,
+    background: str,
+    fill: str,
+    title: str,
+    caption: str,
+    alt: str,
+    view: str = "front",
 ) -> str:
-    """A small self-contained SVG: no scripts, no links, no external fonts or images."""
+    """A small self-contained SVG: no scripts, no links, no external fonts or images.
+
+    It names no one product (the caption says colour and length), so the demo renders
+    each drawing once and every product that looks alike shares its file."""
     size = 22 if len(title) <= 26 else 18
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 300" width="400" '
         f'height="300" role="img" aria-label="{_xml(alt)}">'
         f"<title>{_xml(alt)}</title>"
         f'<rect width="400" height="300" fill="{background}"/>'
-        f'<g stroke="{_OUTLINE}" stroke-width="3" stroke-linejoin="round">'
+        f'<g stroke="{_OUTLINE}" stroke-width="3" stroke-linejoin="round"{VIEWS[view]}>'
         f"{_ICONS[kind].format(fill=fill)}</g>"
-        f'<text x="200" y="240" text-anchor="middle" font-family="sans-serif" '
+        # A close-up's drawing reaches below the caption's top: a band keeps it readable.
+        + (
+            f'<rect y="212" width="400" height="88" fill="{background}"/>'
+            if view == "detail"
+            else ""
+        )
+        + '<text x="200" y="240" text-anchor="middle" font-family="sans-serif" '
         f'font-size="{size}" font-weight="bold" fill="{_OUTLINE}">{_xml(title)}</text>'
         f'<text x="200" y="268" text-anchor="middle" font-family="sans-serif" '
-        f'font-size="14" fill="#3b4a5a">{_xml(brand)} \u00b7 {_xml(sku)}</text>'
+        f'font-size="14" fill="#3b4a5a">{_xml(caption)}</text>'
         "</svg>\n"
     )

@@ -27,6 +27,9 @@ router = APIRouter(include_in_schema=False)
 SITEMAP_URLS = 50_000  # the protocol's limit per sitemap file
 # What a crawler has no business reading: a shopper's own pages and the back office.
 PRIVATE_PREFIXES = ("/account", "/cart", "/checkout", "/orders", "/staff", "/api/")
+# The owner's pages (shop_pages.SLUGS, held equal by tests/shop_pages), listed with the
+# home page: named here because the catalog imports no other domain.
+SHOP_PAGE_PATHS = ("/contact", "/shipping", "/returns")
 _XML = "application/xml; charset=utf-8"
 _SITEMAPS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -77,7 +80,7 @@ def _urlset(base: str, paths: list[str]) -> str:
 def category_sitemap(request: Request) -> Response:
     with read_session(request) as session:
         roots = service.category_tree(session, memo(request))
-    paths = ["/"]
+    paths = ["/", *SHOP_PAGE_PATHS]
     stack = list(reversed(roots))
     while stack:
         category = stack.pop()

@@ -29,10 +29,11 @@ from quietshop.catalog.models import (
 from quietshop.catalog.queries import SUMMARY_WIDTH
 from quietshop.catalog.schemas import (
     CategoryOut,
+    ListingPage,
     ProductDetail,
-    ProductPage,
     ProductSummary,
     SearchResults,
+    SearchSort,
     SortOrder,
 )
 from quietshop.errors import Conflict, InvalidInput, NotFound
@@ -222,6 +223,11 @@ def get_category(session: Session, slug: str, memo: CatalogMemo | None = None) -
 # ---------------------------------------------------------------- listings
 
 
+MAX_LISTING_PAGE = 10_000  # the routes refuse deeper pages (422) before they get here
+MAX_FACET_PARAMS = 50  # brands and options chosen at once: more is a crawler or an attack
+MAX_FACET_CHARS = 100  # one brand or option value (and option name)
+
+
 @dataclass(frozen=True)
 class ListingQuery:
     category: str | None = None
@@ -233,10 +239,25 @@ class ListingQuery:
     page_size: int = 24
     # A shelf of a few products (the home page) needs no count of everything that matches.
     with_total: bool = True
+    # Any of these brands; for each option name, any of its chosen values (and all names).
+    # Values the catalog does not have match nothing: an empty page, not an error.
+    brands: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+
+    @staticmethod
+    def parse_options(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+        """``option=length:2 m`` parameters as (name, value) pairs (names hold no colon)."""
+        pairs: list[tuple[str, str]] = []
+        for text in values:
+            name, colon, value = text.partition(":")
+            if not colon or not name:
+                raise InvalidInput("option", "use name:value, such as length:2 m")
+            pairs.append((name, value))
+        return tuple(pairs)
 
     def validate(self) -> None:
-        if self.page < 1:
-            raise InvalidInput("page", "must be 1 or more")
+        if not 1 <= self.page <= MAX_LISTING_PAGE:
+            raise InvalidInput("page", f"must be between 1 and {MAX_LISTING_PAGE}")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise InvalidInput("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
         for name, value in (("price_min", self.price_min), ("price_max", self.price_max)):
@@ -248,6 +269,18 @@ class ListingQuery:
             and self.price_min > self.price_max
         ):
             raise InvalidInput("price_min", "must not be above price_max")
+        if len(self.brands) + len(self.options) > MAX_FACET_PARAMS:
+            raise InvalidInput("brand", f"at most {MAX_FACET_PARAMS} brands and options at once")
+        for field_name, texts in (
+            ("brand", self.brands),
+            ("option", [part for pair in self.options for part in pair]),
+        ):
+            for text in texts:
+                # PostgreSQL refuses NUL in text; no brand or option holds a control character.
+                if not isinstance(text, str) or len(text) > MAX_FACET_CHARS:
+                    raise InvalidInput(field_name, f"at most {MAX_FACET_CHARS} characters each")
+                if not text.isprintable():
+                    raise InvalidInput(field_name, "must not hold control characters")
 
 
 def image_url(image_file: str | None) -> str | None:
@@ -291,33 +324,85 @@ def _page_count(total: int, page_size: int) -> int:
 
 def list_products(
     session: Session, query: ListingQuery, memo: CatalogMemo | None = None
-) -> ProductPage:
-    """A page of active products, filtered and sorted; past the last page it is empty."""
+) -> ListingPage:
+    """A page of active products, filtered and sorted; past the last page it is empty
+    (with the real total and page count).
+
+    With a memo (the app's) the listing index chooses the page and counts the facets, at
+    a cost that does not grow with the catalog; only the page's rows are read, so prices
+    and stock badges are the database's. Without one, the SQL statements do (no facets).
+    """
     query.validate()
+    category_ids: list[int] | None = None
+    if query.category is not None:
+        category_ids = _tree(session, memo).ids_below.get(query.category)
+        if category_ids is None:
+            raise NotFound("category")
+    if memo is None:
+        return _sql_listing(session, query, category_ids)
+    index = memo.listing_index(session)
+    chosen = index.select(
+        category_ids=category_ids,
+        price_min=query.price_min,
+        price_max=query.price_max,
+        in_stock=query.in_stock,
+        brands=query.brands,
+        options=query.options,
+        sort=query.sort,
+        offset=(query.page - 1) * query.page_size,
+        limit=query.page_size,
+        facets=query.with_total,
+    )
+    rows_by_id: dict[int, Any] = {}
+    if chosen.ids:  # a page past the end reads nothing
+        found = session.connection().execute(queries.SUMMARIES_BY_ID, {"ids": chosen.ids})
+        rows_by_id = {row.id: row for row in found}
+    return ListingPage.model_validate(
+        {
+            "items": [_summary_fields(rows_by_id[i]) for i in chosen.ids if i in rows_by_id],
+            "page": query.page,
+            "page_size": query.page_size,
+            "total": chosen.total,
+            "pages": _page_count(chosen.total, query.page_size),
+            "facets": chosen.facets,
+        }
+    )
+
+
+def _sql_listing(
+    session: Session, query: ListingQuery, category_ids: list[int] | None
+) -> ListingPage:
+    """The listing from SQL alone: a COUNT and an ORDER BY ... OFFSET (cost grows with
+    the offset and the catalog; the index path answers the same rows in the same order)."""
     params: dict[str, Any] = {
         "price_min": query.price_min,
         "price_max": query.price_max,
         "limit": query.page_size,
         "offset": (query.page - 1) * query.page_size,
+        "category_ids": category_ids,
+        "brands": list(query.brands),
     }
-    if query.category is not None:
-        ids = _tree(session, memo).ids_below.get(query.category)
-        if ids is None:
-            raise NotFound("category")
-        params["category_ids"] = ids
+    values_by_name: dict[str, list[str]] = {}
+    for name, value in query.options:
+        values_by_name.setdefault(name, []).append(value)
+    option_names = tuple(sorted(values_by_name))
+    for i, name in enumerate(option_names):
+        params[f"option_values_{i}"] = values_by_name[name]
     count, page = queries.listing(
-        query.category is not None,
+        category_ids is not None,
         query.price_min is not None,
         query.price_max is not None,
         query.in_stock,
         query.sort,
+        bool(query.brands),
+        option_names,
     )
     connection = session.connection()
     total = connection.execute(count, params).scalar_one() if query.with_total else -1
     rows = connection.execute(page, params).all() if total else []
     if not query.with_total:
         total = len(rows)
-    return ProductPage.model_validate(
+    return ListingPage.model_validate(
         {
             "items": [_summary_fields(row) for row in rows],
             "page": query.page,
@@ -357,25 +442,67 @@ def product_slugs(session: Session, page: int, size: int) -> list[str]:
 
 
 def home_shelves(session: Session, memo: CatalogMemo | None = None, size: int = 8) -> HomeShelves:
-    """What the home page shows: the newest and the cheapest products one can buy now."""
+    """What the home page shows: the newest and the cheapest products one can buy now.
+
+    Always from SQL: a shelf has no count and no offset, so each walks its covering index
+    from the start and stops after ``size`` rows in stock, at any catalog size; and the
+    home page is cached, so it must not show an index a rebuild is about to replace."""
     newest = ListingQuery(sort=SortOrder.newest, in_stock=True, page_size=size, with_total=False)
     cheapest = ListingQuery(in_stock=True, page_size=size, with_total=False)
     return HomeShelves(
-        newest=list_products(session, newest, memo).items,
-        cheapest=list_products(session, cheapest, memo).items,
+        newest=_sql_listing(session, newest, None).items,
+        cheapest=_sql_listing(session, cheapest, None).items,
     )
 
 
 def category_listing(
     session: Session, query: ListingQuery, memo: CatalogMemo | None = None
-) -> tuple[list[CategoryOut], ProductPage]:
-    """A category page: the breadcrumb path to the category and one page of its products."""
+) -> tuple[list[CategoryOut], ListingPage]:
+    """A category page: the breadcrumb path to the category and one page of its products
+    (with facet counts when the memo's listing index answers)."""
     if query.category is None:
         raise InvalidInput("category", "a category listing needs a category")
     return category_path(session, query.category, memo), list_products(session, query, memo)
 
 
 # ---------------------------------------------------------------- one product
+
+# "Limited lifetime" is stored as ten years (catalog/demo_data.py LIFETIME_MONTHS says the
+# same for the demo's texts): the months column is the one number a claim is judged by.
+LIFETIME_WARRANTY_MONTHS = 120
+# A period a warranty text states: "24-month", "2 years", "lifetime".
+_WARRANTY_PERIOD = re.compile(r"\b(\d{1,4})[\s-]*(month|year)s?\b|\b(life-?time)\b", re.I)
+# The claim the demo's (and many makers') texts open with, which the headline already says.
+_LEADING_CLAIM = re.compile(
+    r"^\s*(?:\d{1,4}-month(?: limited)?|limited lifetime|lifetime) warranty\s*[:.]\s*", re.I
+)
+
+
+def warranty_headline(months: int) -> str:
+    """The one sentence a product page states about its warranty, from the months alone."""
+    if months <= 0:
+        return "No warranty from the maker; your statutory rights apply."
+    if months == LIFETIME_WARRANTY_MONTHS:
+        return "Limited lifetime warranty."
+    if months % 12 == 0:
+        years = months // 12
+        return f"{months}-month warranty ({years} year{'' if years == 1 else 's'})."
+    return f"{months}-month warranty."
+
+
+def warranty_details(months: int, terms: str) -> str:
+    """``terms`` as the headline's detail: without an opening claim that repeats it, and
+    "" when any period it names is not ``months`` ("Lifetime warranty" on a 12-month
+    product): the page then states the months only, never two periods."""
+    for found in _WARRANTY_PERIOD.finditer(terms):
+        number, unit, lifetime = found.groups()
+        if lifetime:
+            stated = LIFETIME_WARRANTY_MONTHS
+        else:
+            stated = int(number) * (12 if unit.lower() == "year" else 1)
+        if stated != months:
+            return ""
+    return _LEADING_CLAIM.sub("", terms, count=1).strip()
 
 
 def get_product(
@@ -390,6 +517,13 @@ def get_product(
     if row is None or not row.active:
         raise NotFound("product")
     variants = connection.execute(queries.VARIANTS_OF_PRODUCT, {"product_id": row.id}).all()
+    images = [
+        {"url": image_url(file), "alt": alt}
+        for file, alt in connection.execute(queries.IMAGES_OF_PRODUCT, {"product_id": row.id})
+    ]
+    if not images and row.image_file:
+        # A product saved before galleries (or by a writer that keeps only image_file).
+        images = [{"url": image_url(row.image_file), "alt": row.image_alt}]
     currency = row.currency
     return ProductDetail.model_validate(
         {
@@ -399,6 +533,9 @@ def get_product(
             "weight_grams": row.weight_grams,
             "warranty_months": row.warranty_months,
             "warranty_terms": row.warranty_terms,
+            "warranty_headline": warranty_headline(row.warranty_months),
+            "warranty_details": warranty_details(row.warranty_months, row.warranty_terms),
+            "images": images,
             "category_path": category_path(session, row.category_slug, memo),
             "variants": [
                 {
@@ -419,6 +556,37 @@ def get_product(
     )
 
 
+RELATED_LIMIT = 4
+
+
+def related_products(
+    session: Session, product: ProductSummary, limit: int = RELATED_LIMIT
+) -> list[ProductSummary]:
+    """Up to ``limit`` other active products of ``product``'s category: the same brand
+    first, then the nearest in price, then by name and SKU. The same for every shopper
+    (never personalised), and bounded: one statement reading at most
+    2 x queries.RELATED_WINDOW neighbours by price through the category's price index, so
+    it costs the same at 1,200 products as at 100,000 (a same-brand product far away in
+    price is not considered)."""
+    limit = max(0, min(limit, queries.RELATED_WINDOW))
+    rows = session.connection().execute(
+        queries.RELATED_CANDIDATES,
+        {
+            "category_slug": product.category_slug,
+            "product_sku": product.sku,
+            "price_cents": product.price.cents,
+        },
+    )
+    price = product.price.cents
+
+    def rank(other: dict[str, Any]) -> tuple[bool, int, str, str]:
+        gap = abs(other["price"]["cents"] - price)
+        return (other["brand"] != product.brand, gap, other["name"], other["sku"])
+
+    ranked = sorted((_summary_fields(row) for row in rows), key=rank)
+    return [ProductSummary.model_validate(fields) for fields in ranked[:limit]]
+
+
 # ---------------------------------------------------------------- search
 
 
@@ -428,8 +596,12 @@ def search_products(
     page: int = 1,
     page_size: int = 24,
     memo: CatalogMemo | None = None,
+    sort: SearchSort = SearchSort.relevance,
 ) -> SearchResults:
-    """Ranked full-text search with prefix matching and typo correction."""
+    """Ranked full-text search with prefix matching and typo correction, over at most
+    ``search.MAX_CANDIDATES`` matches (name matches first): its cost is bounded by that
+    cap, not by the catalog. ``total`` is exact below the cap; at it, ``total_capped``.
+    A page past the last is empty, not an error."""
     ListingQuery(page=page, page_size=page_size).validate()
     vocabulary = memo.vocabulary(session) if memo is not None else load_vocabulary(session)
     plan = search.plan_query(text_query, vocabulary)
@@ -443,8 +615,10 @@ def search_products(
             query=plan.original,
             searched_for="",
             corrected=False,
+            sort=sort,
         )
-    ids, total = search.find_product_ids(session, plan.words, page, page_size)
+    found = search.find_products(session, plan.words, page, page_size, sort)
+    ids = found.ids
     rows = session.connection().execute(queries.SUMMARIES_BY_ID, {"ids": ids}).all() if ids else []
     rows_by_id = {row.id: row for row in rows}
     return SearchResults.model_validate(
@@ -452,11 +626,13 @@ def search_products(
             "items": [_summary_fields(rows_by_id[i]) for i in ids if i in rows_by_id],
             "page": page,
             "page_size": page_size,
-            "total": total,
-            "pages": _page_count(total, page_size),
+            "total": found.total,
+            "pages": _page_count(found.total, page_size),
             "query": plan.original,
             "searched_for": " ".join(plan.words),
             "corrected": plan.corrected,
+            "sort": sort,
+            "total_capped": found.capped,
         }
     )
 

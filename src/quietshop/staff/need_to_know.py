@@ -82,6 +82,8 @@ class Action(StrEnum):
     EDIT_SHIPPING_RATES = "edit_shipping_rates"
     EDIT_TAX_RATES = "edit_tax_rates"
     EDIT_DISCOUNTS = "edit_discounts"
+    # The shop's contact, shipping and returns pages (the shop's terms, like the rates)
+    EDIT_SHOP_PAGES = "edit_shop_pages"
     # Mail
     SEND_MAILINGS = "send_mailings"
     READ_OUTBOX = "read_outbox"  # what a role reads of each message is its column grant
@@ -440,6 +442,9 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
             Action.EDIT_SHIPPING_RATES: {Role.OWNER},
             Action.EDIT_TAX_RATES: {Role.OWNER},
             Action.EDIT_DISCOUNTS: {Role.OWNER, Role.MARKETING},
+            # What the shop promises (delivery, returns) is the owner's word; customer
+            # service tells the owner what callers ask, and does not rewrite the terms.
+            Action.EDIT_SHOP_PAGES: {Role.OWNER},
             Action.SEND_MAILINGS: {Role.MARKETING},
             Action.READ_OUTBOX: {Role.OWNER, Role.CUSTOMER_SERVICE, Role.MARKETING},
             # Captured messages are whole, with the customer in them.
