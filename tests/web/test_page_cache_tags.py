@@ -4,6 +4,7 @@ Changes by other processes arrive through the log within the check interval."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
@@ -163,6 +164,41 @@ def test_another_process_change_is_seen_within_the_check_interval() -> None:
     ticks.now += 0.01
     assert cache.get("/products/a") is None
     assert log.reads == reads + 1
+
+
+def test_a_look_while_another_thread_reads_the_log_does_not_wait_for_it() -> None:
+    """A route's thread asks for the generation while holding a pooled connection, and the
+    read needs another: had it waited for a reader that waits for a connection, a worker
+    whose threads held every connection stalled until the pool timed out (30 s)."""
+    log, ticks = FakeLog(), Ticks()
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_read(after: int | None, gaps: Collection[int]) -> FakeFeed:
+        if after is not None:
+            reading.set()
+            assert release.wait(10)
+        return log.read(after, gaps)
+
+    watch = CatalogChangeWatch(slow_read, 0.5, monotonic=ticks)
+    log.add(everything=True)
+    reader = threading.Thread(target=watch.check)
+    reader.start()
+    try:
+        assert reading.wait(10)
+        # Another thread looks meanwhile: it answers at once, with what was last read.
+        looked = threading.Thread(target=watch.generation)
+        looked.start()
+        looked.join(2)
+        assert not looked.is_alive()
+        assert watch.generation() == 0
+    finally:
+        release.set()
+        reader.join(10)
+    # Once the read is done, its change counts; the next look reads again as usual.
+    assert watch.generation() == 1
+    log.add(everything=True)
+    ticks.now += 0.5
+    assert watch.generation() == 2
 
 
 def test_the_log_is_read_at_most_once_per_interval_unless_this_process_wrote() -> None:

@@ -142,14 +142,26 @@ class CatalogChangeWatch:
         self._checked_at = -math.inf
 
     def check(self) -> None:
+        """Read the log if the interval has passed, unless another thread is reading it.
+
+        Never waits for that thread: callers hold a pooled connection (a route's session,
+        in which the memo asks for the generation) and the reader needs one more. Waiting,
+        one worker's threads once held all fifteen connections while queued behind a
+        reader that waited for a sixteenth, and every request stalled until the pool's
+        30 s timeout. Not waiting, a caller answers with what the last read found (at
+        most one interval old, as between any two reads)."""
         now = self._monotonic()
         if now - self._checked_at < self._interval:
             return
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is reading the log now
+        try:
             if now - self._checked_at < self._interval:
-                return  # another thread read the log while this one waited
+                return  # another thread read the log just before this one
             self._poll(now)
             self._checked_at = now
+        finally:
+            self._lock.release()
 
     def generation(self) -> int:
         """How many whole-catalog changes this watch has seen (checking first)."""
