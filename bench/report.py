@@ -76,7 +76,13 @@ def report(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-EXTRA_RESULTS = ("results-mail.md", "results-accounts.md", "results-tokens.md", "results-orders.md")
+EXTRA_RESULTS = (
+    "results-mail.md",
+    "results-accounts.md",
+    "results-tokens.md",
+    "results-orders.md",
+    "results-catalog-scale.md",
+)
 
 
 def _extra_sections() -> list[str]:
