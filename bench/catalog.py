@@ -52,21 +52,24 @@ def pick_urls(db: Path) -> Catalog:
     return catalog
 
 
+# Slug and active product count (subcategories included) of the biggest root category;
+# plain SQL that SQLite and PostgreSQL both run (catalog_scale.py asks both).
+BIGGEST_CATEGORY_SQL = """
+    WITH RECURSIVE tree(root, id) AS (
+        SELECT id, id FROM categories WHERE parent_id IS NULL
+        UNION ALL
+        SELECT tree.root, c.id FROM categories c JOIN tree ON c.parent_id = tree.id
+    )
+    SELECT r.slug, COUNT(p.id) AS n
+    FROM tree JOIN categories r ON r.id = tree.root
+    LEFT JOIN products p ON p.category_id = tree.id AND p.active
+    GROUP BY r.id, r.slug ORDER BY n DESC, r.slug LIMIT 1
+"""
+
+
 def _biggest_top_level_category(conn: sqlite3.Connection) -> tuple[str, int]:
     """Slug and active product count (subcategories included) of the biggest root category."""
-    slug, count = conn.execute(
-        """
-        WITH RECURSIVE tree(root, id) AS (
-            SELECT id, id FROM categories WHERE parent_id IS NULL
-            UNION ALL
-            SELECT tree.root, c.id FROM categories c JOIN tree ON c.parent_id = tree.id
-        )
-        SELECT r.slug, COUNT(p.id) AS n
-        FROM tree JOIN categories r ON r.id = tree.root
-        LEFT JOIN products p ON p.category_id = tree.id AND p.active
-        GROUP BY r.id ORDER BY n DESC, r.slug LIMIT 1
-        """
-    ).fetchone()
+    slug, count = conn.execute(BIGGEST_CATEGORY_SQL).fetchone()
     return str(slug), int(count)
 
 

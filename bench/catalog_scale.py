@@ -57,7 +57,7 @@ from urllib.parse import quote_plus
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from catalog import OUT_DIR
+from catalog import BIGGEST_CATEGORY_SQL, OUT_DIR
 from measurements import Run, WrkResult
 from quietshop.db import make_engine
 from quietshop.web.page_cache import MAX_ENTRIES
@@ -274,19 +274,7 @@ def run_steps(data_dir: Path, database_url: str, steps: list[list[str]]) -> None
             raise RuntimeError(f"quietshop {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
 
 
-_BIGGEST_CATEGORY = text(
-    """
-    WITH RECURSIVE tree(root, id) AS (
-        SELECT id, id FROM categories WHERE parent_id IS NULL
-        UNION ALL
-        SELECT tree.root, c.id FROM categories c JOIN tree ON c.parent_id = tree.id
-    )
-    SELECT r.slug, COUNT(p.id) AS n
-    FROM tree JOIN categories r ON r.id = tree.root
-    LEFT JOIN products p ON p.category_id = tree.id AND p.active
-    GROUP BY r.id, r.slug ORDER BY n DESC, r.slug LIMIT 1
-    """
-)
+_BIGGEST_CATEGORY = text(BIGGEST_CATEGORY_SQL)
 _PRODUCTS_BY_VARIANTS = text(
     """
     WITH RECURSIVE tree(id) AS (
