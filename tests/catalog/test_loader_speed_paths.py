@@ -39,9 +39,10 @@ def test_new_rows_keep_every_value_through_the_bulk_insert(db: Session) -> None:
     assert variant.product.created_at == T0
 
 
+@pytest.mark.parametrize(  # PostgreSQL's planner settings: SQLite has none
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_the_bulk_planner_settings_survive_a_copy(db: Session) -> None:
-    if db.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's planner settings")
     category = make_category(db, "cables")
     with bulk.bulk_write_settings(db):
         bulk.upsert_products(db, [_draft("PLAN-1", category)], T0)
