@@ -183,6 +183,10 @@ CROSS_DOMAIN_SEAMS: dict[tuple[str, str], str] = {
         "an edit drops the cached page in every process through the catalog's change log, "
         "the one log every page cache reads (a whole-site change, as a new privacy policy)"
     ),
+    ("shop_pages", "quietshop.orders.service"): (
+        "the shipping page lists the active shipping rates checkout charges, read through "
+        "the orders domain's own published view (no ids, no inactive rows)"
+    ),
     ("accounts", "quietshop.audit.service"): (
         "a customer sees every staff access to their data in the account, and takes it "
         "with the data export: their own share of the audit chain, never who (item 4)"

@@ -5,13 +5,19 @@ them and no other path answers as one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from quietshop.app import AssembledApp
+from quietshop.orders import rates
+from quietshop.orders import service as orders
+from quietshop.orders.demo import seed_demo_rates
 from quietshop.settings import Settings
 from quietshop.shop_pages import service
+from quietshop.web.templating import format_money
 from tests.clock import T0
 
 EDITOR = service.PageEditor(staff_id=1, role="owner", origin="203.0.113.5")
@@ -83,3 +89,38 @@ def test_no_other_path_answers_as_a_page(client: TestClient, path: str) -> None:
 def test_a_post_is_not_taken(client: TestClient) -> None:
     answer = client.post("/contact", data={"title": "x"})
     assert answer.status_code == 405
+
+
+def test_the_shipping_page_lists_the_active_rates_and_follows_an_edit(
+    client: TestClient, assembled: AssembledApp, db: Session
+) -> None:
+    """The rates under the owner's text are checkout's own: a rate edit shows at the next
+    request (a whole-site change drops the cached page), an inactive rate is not listed,
+    and a region's countries are named."""
+    seed_demo_rates(db, "USD", T0)
+    db.commit()
+    page = client.get("/shipping").text
+    assert '<h2 id="rates">Shipping rates</h2>' in page
+    listed = orders.published_shipping_rates(db)
+    assert listed and all(rate.region_countries for rate in listed)
+    standard = next(r for r in rates.list_shipping_rates(db) if r.rate.method_code == "standard")
+    shown = format_money(standard.rate.base_cents, standard.currency)
+    assert shown in page and "United States" in page
+    assert assembled.page_cache is not None and "/shipping" in assembled.page_cache  # kept
+    editor = rates.RateEditor(staff_id=1, role="owner", origin="203.0.113.5")
+    raised = replace(standard.rate, base_cents=standard.rate.base_cents + 1234)
+    rates.save_shipping_rate(db, standard.currency, standard.id, raised, editor, T0)
+    off = replace(raised, active=False)
+    db.commit()
+    again = client.get("/shipping").text
+    assert format_money(raised.base_cents, standard.currency) in again
+    rates.save_shipping_rate(db, standard.currency, standard.id, off, editor, T0)
+    db.commit()
+    assert format_money(raised.base_cents, standard.currency) not in client.get("/shipping").text
+
+
+def test_the_other_pages_list_no_rates(client: TestClient, db: Session) -> None:
+    seed_demo_rates(db, "USD", T0)
+    db.commit()
+    for path in ("/contact", "/returns"):
+        assert 'id="rates"' not in client.get(path).text

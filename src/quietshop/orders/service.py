@@ -1574,6 +1574,46 @@ def rate_tables(session: Session) -> RateTables:
     )
 
 
+@dataclass(frozen=True)
+class PublishedShippingRate:
+    """One active shipping method as the public shipping page lists it: where it goes,
+    what it costs and how long it takes (no id, no inactive rows)."""
+
+    region_countries: tuple[str, ...]  # country names, sorted
+    name: str
+    kind: str  # "flat" or "weight"
+    currency: str
+    base_cents: int
+    per_kg_cents: int
+    free_over_cents: int | None
+    delivery_days_min: int
+    delivery_days_max: int
+
+
+def published_shipping_rates(session: Session) -> list[PublishedShippingRate]:
+    """The active shipping rates with their regions' countries, by region then method,
+    for the public /shipping page. A rate or region edit records a whole-site change
+    (rates.py), so the cached page follows it."""
+    countries = {region.code: region.countries for region in rates.list_regions(session)}
+    return [
+        PublishedShippingRate(
+            region_countries=tuple(
+                sorted(country_name(code) for code in countries.get(row.rate.region, ()))
+            ),
+            name=row.rate.name,
+            kind=row.rate.kind,
+            currency=row.currency,
+            base_cents=row.rate.base_cents,
+            per_kg_cents=row.rate.per_kg_cents,
+            free_over_cents=row.rate.free_over_cents,
+            delivery_days_min=row.rate.delivery_days_min,
+            delivery_days_max=row.rate.delivery_days_max,
+        )
+        for row in rates.list_shipping_rates(session)
+        if row.rate.active and countries.get(row.rate.region)
+    ]
+
+
 def save_shipping_region(
     session: Session, code: str, countries: list[str], editor: RateEditor, now: datetime
 ) -> rates.Region:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from quietshop.orders import service as orders
 from quietshop.shop_pages import service
 from quietshop.web.dependencies import read_session, settings
 from quietshop.web.page_cache import TAGS_HEADER
@@ -21,8 +22,15 @@ router = APIRouter(include_in_schema=False)
 def _page(request: Request, slug: str) -> HTMLResponse:
     with read_session(request) as session:
         page = service.read_page(session, settings(request), slug)
+        # The shipping page lists today's rates under the owner's text, so it cannot
+        # disagree with checkout.
+        rates = orders.published_shipping_rates(session) if slug == "shipping" else []
     answer = public_page(
-        request, "shop_pages/page.html", page=page, body=service.body_html(page.body)
+        request,
+        "shop_pages/page.html",
+        page=page,
+        body=service.body_html(page.body),
+        shipping_rates=rates,
     )
     answer.headers[TAGS_HEADER.decode()] = page.cache_tag
     return answer

@@ -64,6 +64,7 @@ class Templates:
         )
         self.env.globals.update(globals_)
         self.env.filters["money"] = lambda m: format_money(m.cents, m.currency) if m else ""
+        self.env.filters["cents"] = format_money  # {{ cents|cents(currency) }}
         self.env.filters["markdown"] = simple_markdown
 
     def render(self, name: str, **context: Any) -> str:
