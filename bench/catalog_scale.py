@@ -77,6 +77,7 @@ from servers import (
     quietshop_command,
     quietshop_env,
     responsive,
+    run_and_clean_up,
     tls_context,
     wait_for_line,
     wait_until_serving,
@@ -966,25 +967,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = Run(args.duration, args.connections, args.connections, args.quick, started)
     servers = Servers(run)
     work_dir = Path(tempfile.mkdtemp(prefix="catalog-scale-run-", dir=OUT_DIR))
-    ok = False
-    try:
+
+    def work() -> bool:
         Bench(args, servers, results, work_dir).everything()
         text_out = report(results)
         print()
         print(text_out)
         args.out.write_text(text_out, encoding="utf-8")
         print(f"Wrote {args.out}")
-        ok = True
-    except KeyboardInterrupt:
-        print("Interrupted; stopping the server.", file=sys.stderr)
-        return 130
-    finally:
-        servers.stop_all()
-        if ok and not args.keep:
-            shutil.rmtree(work_dir, ignore_errors=True)
-        else:
-            print(f"Server logs kept in {work_dir}", file=sys.stderr)
-    return 0
+        return True
+
+    return run_and_clean_up(servers, work_dir, args.keep, work)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ from servers import (
     lines_with,
     quietshop_command,
     quietshop_env,
+    run_and_clean_up,
     tls_context,
     wait_until_serving,
 )
@@ -1812,8 +1813,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     OUT_DIR.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="orders-bench-", dir=OUT_DIR))
     servers = Servers(Run(int(args.duration), args.clients, 8, args.quick, datetime.now(UTC)))
-    ok = False
-    try:
+
+    def measure() -> bool:
         result = run(args, work, servers)
         text_md = report(result)
         print(text_md)
@@ -1825,17 +1826,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             partial.write_text(text_md, encoding="utf-8")
             print(f"--configs measured only some configurations: wrote {partial}")
         # A run with errors or a database that disagrees keeps its logs to look into.
-        ok = all(o.load.failures == 0 and o.verdict.ok for o in result.outcomes)
-    except KeyboardInterrupt:
-        print("Interrupted; stopping the servers.", file=sys.stderr)
-        return 130
-    finally:
-        servers.stop_all()
-        if ok and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"Data dirs and server logs kept in {work}", file=sys.stderr)
-    return 0
+        return all(o.load.failures == 0 and o.verdict.ok for o in result.outcomes)
+
+    return run_and_clean_up(servers, work, args.keep, measure)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ from servers import (
     quietshop_command,
     quietshop_env,
     responsive,
+    run_and_clean_up,
     tls_context,
     wait_for_line,
     wait_until_serving,
@@ -265,22 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="serve-bench-", dir=OUT_DIR))
     servers = Servers(run)
     bench = Bench(args, run, servers, data_dir)
-    ok = False
-    try:
+
+    def work() -> bool:
         bench.everything()
         args.output.write_text(report(run), encoding="utf-8")
         print(f"Wrote {args.output}")
-        ok = True
-    except KeyboardInterrupt:
-        print("Interrupted; stopping the servers.", file=sys.stderr)
-        return 130
-    finally:
-        servers.stop_all()
-        if ok and not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        else:
-            print(f"Data dir and server logs kept in {data_dir}", file=sys.stderr)
-    return 0
+        return True
+
+    return run_and_clean_up(servers, data_dir, args.keep, work)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ import contextlib
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,3 +231,23 @@ def wait_until_serving(server: Server, data_dir: Path, path: str) -> None:
         time.sleep(0.2)
     tail = server.log.read_text(errors="replace")[-3000:] if server.log.exists() else ""
     raise RuntimeError(f"server on port {server.port} did not answer {path}; log:\n{tail}")
+
+
+def run_and_clean_up(servers: Servers, work_dir: Path, keep: bool, work: Callable[[], bool]) -> int:
+    """A bench's main body: run ``work`` (it says whether the run was clean), stop every
+    server whatever happens, and remove ``work_dir`` after a clean run unless ``keep``
+    (else say where its data and logs are). 130 after Ctrl-C (or SIGTERM/SIGHUP turned
+    into KeyboardInterrupt), 0 otherwise."""
+    clean = False
+    try:
+        clean = work()
+    except KeyboardInterrupt:
+        print("Interrupted; stopping the servers.", file=sys.stderr)
+        return 130
+    finally:
+        servers.stop_all()
+        if clean and not keep:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        else:
+            print(f"Data and server logs kept in {work_dir}", file=sys.stderr)
+    return 0

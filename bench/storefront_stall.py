@@ -67,6 +67,7 @@ from servers import (
     quietshop_command,
     quietshop_env,
     responsive,
+    run_and_clean_up,
     tls_context,
     wait_until_serving,
 )
@@ -450,24 +451,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = Run(args.duration, args.connections, args.connections, False, datetime.now(UTC))
     servers = Servers(run)
     work_dir = Path(tempfile.mkdtemp(prefix="storefront-stall-run-", dir=OUT_DIR))
-    ok = False
-    try:
+
+    def work() -> bool:
         data_dir, catalog = prepare(args.products)
         bench = Bench(args, servers, data_dir, catalog, work_dir)
         rows = bench.everything()
         print()
         print(table(rows, catalog, args))
-        ok = True
-    except KeyboardInterrupt:
-        print("Interrupted; stopping the server.", file=sys.stderr)
-        return 130
-    finally:
-        servers.stop_all()
-        if ok and not args.keep:
-            shutil.rmtree(work_dir, ignore_errors=True)
-        else:
-            print(f"Server logs kept in {work_dir}", file=sys.stderr)
-    return 0
+        return True
+
+    return run_and_clean_up(servers, work_dir, args.keep, work)
 
 
 if __name__ == "__main__":
