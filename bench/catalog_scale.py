@@ -40,7 +40,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import ssl
 import statistics
 import subprocess
@@ -51,7 +50,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from urllib.parse import quote_plus
 
 from sqlalchemy import text
@@ -73,6 +71,7 @@ from servers import (
     base_env,
     connect,
     free_port,
+    interrupt_on_termination,
     lines_with,
     quietshop_command,
     quietshop_env,
@@ -81,6 +80,7 @@ from servers import (
     tls_context,
     wait_for_line,
     wait_until_serving,
+    wrk_missing,
 )
 from wrk import CLK_TCK, WRK_THREADS, CpuMeter, parse_wrk
 
@@ -896,10 +896,6 @@ def report(results: Results) -> str:
 # ---------------------------------------------------------------- the command
 
 
-def _raise_interrupt(signum: int, _: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _list(kind: type[int] | type[str], value: str) -> list[int] | list[str]:
     parts = [p.strip() for p in value.split(",") if p.strip()]
     if kind is int:
@@ -949,11 +945,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+    if wrk_missing():
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupt)
+    interrupt_on_termination()
     OUT_DIR.mkdir(exist_ok=True)
     started = datetime.now(UTC)
     results = Results(started, args)

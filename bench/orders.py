@@ -49,7 +49,6 @@ import re
 import secrets
 import shlex
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -61,7 +60,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,6 +88,7 @@ from servers import (
     Servers,
     base_env,
     free_port,
+    interrupt_on_termination,
     lines_with,
     quietshop_command,
     quietshop_env,
@@ -1795,10 +1794,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _raise_interrupt(signum: int, _: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == [LATE_HOUSEKEEPING]:
@@ -1808,8 +1803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("wrk") is None and not args.no_pages:
         print("wrk is not installed (apt-get install wrk), or pass --no-pages", file=sys.stderr)
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupt)
+    interrupt_on_termination()
     OUT_DIR.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="orders-bench-", dir=OUT_DIR))
     servers = Servers(Run(int(args.duration), args.clients, 8, args.quick, datetime.now(UTC)))

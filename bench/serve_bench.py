@@ -34,8 +34,6 @@ report.py (the Markdown); this file parses the options and runs the measurements
 from __future__ import annotations
 
 import argparse
-import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -43,7 +41,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from catalog import OUT_DIR, prepare
 from measurements import WORKER_COUNTS, Catalog, Page, Row, Run
@@ -59,6 +56,7 @@ from servers import (
     base_env,
     fetch,
     free_port,
+    interrupt_on_termination,
     quietshop_command,
     quietshop_env,
     responsive,
@@ -66,6 +64,7 @@ from servers import (
     tls_context,
     wait_for_line,
     wait_until_serving,
+    wrk_missing,
 )
 from wrk import WRK_THREADS, CpuMeter, run_wrk
 
@@ -221,10 +220,6 @@ def console_row(row: Row) -> str:
     )
 
 
-def _raise_interrupt(signum: int, _: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
@@ -250,11 +245,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+    if wrk_missing():
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupt)
+    interrupt_on_termination()
     run = Run(args.duration, args.connections, args.safe_connections, args.quick, datetime.now(UTC))
     planned = len(WORKER_COUNTS) * 11
     print(

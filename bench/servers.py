@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from fingerprint import source_fingerprint
 from measurements import Run
@@ -251,3 +252,22 @@ def run_and_clean_up(servers: Servers, work_dir: Path, keep: bool, work: Callabl
         else:
             print(f"Data and server logs kept in {work_dir}", file=sys.stderr)
     return 0
+
+
+def _raise_interrupt(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP end a bench as Ctrl-C does, so run_and_clean_up still stops
+    its servers (a killed bench must not leave a server holding the port)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupt)
+
+
+def wrk_missing() -> bool:
+    """Whether wrk is absent (and said so): the load benches need it."""
+    if shutil.which("wrk") is not None:
+        return False
+    print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+    return True

@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -48,7 +46,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from sqlalchemy.orm import Session
 
@@ -64,12 +61,14 @@ from servers import (
     base_env,
     fetch,
     free_port,
+    interrupt_on_termination,
     quietshop_command,
     quietshop_env,
     responsive,
     run_and_clean_up,
     tls_context,
     wait_until_serving,
+    wrk_missing,
 )
 from wrk import WRK_THREADS, parse_wrk, run_wrk
 
@@ -417,10 +416,6 @@ def table(rows: list[Measured], catalog: Catalog, args: argparse.Namespace) -> s
     return "\n".join(lines)
 
 
-def _raise_interrupt(signum: int, _: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--products", type=int, default=100_000, help="demo catalog size")
@@ -442,11 +437,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+    if wrk_missing():
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupt)
+    interrupt_on_termination()
     OUT_DIR.mkdir(exist_ok=True)
     run = Run(args.duration, args.connections, args.connections, False, datetime.now(UTC))
     servers = Servers(run)
